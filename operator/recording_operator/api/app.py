@@ -1,0 +1,70 @@
+"""The app factory: one FastAPI app per settings, its store opened for the app's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from . import openapi
+from .errors import ApiError, error_response, install_error_handlers
+from .gate import Gate
+from .routes import build_router
+from .settings import Settings
+from .store import KubernetesStore, RecordingStore, StoreUnavailable
+
+HEALTH_PATH = "/healthz"
+OPENAPI_PATH = "/openapi.json"
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(ApiError(503, str(exc)))
+
+
+def create_app(settings: Settings, store: RecordingStore | None = None) -> FastAPI:
+    """The API app. Without ``store`` it connects to Kubernetes (``settings.kube``) on start-up
+    and closes the connection on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = store or await KubernetesStore.connect(settings.kube)
+        try:
+            yield
+        finally:
+            if store is None:
+                await app.state.store.close()
+
+    app = FastAPI(
+        title="recording-operator",
+        summary="OvenMediaEngine-compatible recording API backed by Recording resources",
+        version=_package_version(),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_PATH,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_exception_handler(StoreUnavailable, _unavailable)
+    app.include_router(build_router(settings), prefix=settings.prefix)
+
+    @app.get(HEALTH_PATH, include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"statusCode": 200, "message": "OK"})
+
+    openapi.install(app)
+    app.add_middleware(
+        Gate, token=settings.access_token, public_paths={HEALTH_PATH, OPENAPI_PATH}
+    )
+    return app
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("recording-operator")
+    except PackageNotFoundError:
+        return "0+unknown"
