@@ -1,0 +1,52 @@
+# The README's two commands: `make run` (the embedded mode with a demo stream) and
+# `make test` (everything CI runs). Both set up a fresh machine on their own.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast lint system-deps venv controlplane bench e2e-kind clean
+
+run: venv system-deps controlplane
+	$(BIN)/recording-operator dev $(ARGS)
+
+test: venv system-deps controlplane lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fast tests alone: everything but the slow end-to-end scenarios.
+test-fast: venv system-deps controlplane
+	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Debian packages the media side needs: ffmpeg (test publisher, probing) and nginx with
+# the RTMP module (the local media server). Installed only when missing.
+system-deps:
+	@bash tools/system-deps.sh
+
+# Builds etcd, kube-apiserver and kube-controller-manager from their Go modules into
+# ~/.cache/recording-operator/ (a no-op once built).
+controlplane:
+	@bash tools/k8s/build.sh
+
+bench: venv system-deps controlplane
+	$(BIN)/python -m bench
+
+e2e-kind: venv
+	bash tools/e2e-kind.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

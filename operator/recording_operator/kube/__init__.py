@@ -1,0 +1,1 @@
+"""Kubernetes access shared by the API, the operator's helpers and the recorder."""

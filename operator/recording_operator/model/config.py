@@ -1,0 +1,214 @@
+"""The vhost/app configuration: which vhosts and apps exist and how each one records.
+
+Loaded once at start-up by the API, the operator and the embedded mode (from the chart's
+ConfigMap in a cluster). A malformed file must stop the process with a message that names the
+bad key, so validation errors are rewritten into ``<dotted.path>: <problem>``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .rules import FILE_EXTENSIONS, INFO_EXTENSIONS, path_problem
+
+_LABEL_SAFE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+DEFAULT_FILE_PATH = (
+    "${TransactionId}_${VirtualHost}_${Application}_${Stream}"
+    "_${StartTime:YYYYMMDDhhmmss}_${EndTime:YYYYMMDDhhmmss}.ts"
+)
+DEFAULT_INFO_PATH = "${TransactionId}_${VirtualHost}_${Application}_${Stream}.xml"
+
+
+class ConfigError(ValueError):
+    """The configuration file is malformed; the message names the bad key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class VariantConfig(_Strict):
+    """What a variant name selects among the source's tracks.
+
+    ``media`` picks tracks by kind (the ``index``-th one of that kind, or all of that kind when
+    ``index`` is absent); ``trackIds`` picks source stream indexes directly.
+    """
+
+    media: Literal["video", "audio"] | None = None
+    index: int | None = Field(default=None, ge=0)
+    track_ids: list[int] = Field(default_factory=list, alias="trackIds")
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> VariantConfig:
+        if self.media is None and not self.track_ids:
+            raise ValueError("a variant needs 'media' or 'trackIds'")
+        return self
+
+
+class StorageConfig(_Strict):
+    """A Kubernetes volume source mounted at the storage root of recorder pods."""
+
+    volume: dict[str, Any] = Field(default_factory=lambda: {"emptyDir": {}})
+    sub_path: str | None = Field(default=None, alias="subPath")
+
+    @field_validator("volume")
+    @classmethod
+    def _one_source(cls, volume: dict[str, Any]) -> dict[str, Any]:
+        if len(volume) != 1:
+            raise ValueError("must name exactly one volume source, e.g. persistentVolumeClaim")
+        return volume
+
+
+class AppConfig(_Strict):
+    namespace: str | None = None
+    #: The source URL template: {vhost}, {app} and {stream} are filled in.
+    source: str
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    file_path: str = Field(default=DEFAULT_FILE_PATH, alias="filePath")
+    info_path: str = Field(default=DEFAULT_INFO_PATH, alias="infoPath")
+    variants: dict[str, VariantConfig] = Field(default_factory=dict)
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_LABEL.match(value):
+            raise ValueError(f"{value!r} is not a valid namespace name")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError(f"{value!r} is not a URL (e.g. rtmp://host:1935/{{app}}/{{stream}})")
+        return value
+
+    @field_validator("file_path")
+    @classmethod
+    def _file_path(cls, value: str) -> str:
+        problem = path_problem(value, FILE_EXTENSIONS)
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+        return value
+
+    @field_validator("info_path")
+    @classmethod
+    def _info_path(cls, value: str) -> str:
+        problem = path_problem(value, INFO_EXTENSIONS)
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+        return value
+
+
+class VhostConfig(_Strict):
+    apps: dict[str, AppConfig]
+
+
+class RecorderConfig(_Strict):
+    """How recorder pods are made."""
+
+    image: str = "recording-operator:latest"
+    image_pull_policy: str = Field(default="IfNotPresent", alias="imagePullPolicy")
+    command: list[str] = Field(default_factory=lambda: ["recording-operator", "record"])
+    service_account_name: str = Field(
+        default="recording-operator-recorder", alias="serviceAccountName"
+    )
+    resources: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "100m", "memory": "64Mi"},
+            "limits": {"memory": "256Mi"},
+        }
+    )
+    termination_grace_period_seconds: int = Field(
+        default=30, ge=5, alias="terminationGracePeriodSeconds"
+    )
+    run_as_user: int = Field(default=10001, ge=1, alias="runAsUser")
+    env: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Config(_Strict):
+    #: Namespace of an app's Recordings when the app does not name one.
+    namespace: str = "default"
+    #: Time zone for schedule splits.
+    timezone: str = "UTC"
+    #: Answer startRecord with a one-element array, as OvenMediaEngine 0.15.3 and earlier did.
+    legacy_start_record_array: bool = Field(default=False, alias="legacyStartRecordArray")
+    recorder: RecorderConfig = Field(default_factory=RecorderConfig)
+    vhosts: dict[str, VhostConfig]
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("vhosts")
+    @classmethod
+    def _names(cls, vhosts: dict[str, VhostConfig]) -> dict[str, VhostConfig]:
+        for vhost, vcfg in vhosts.items():
+            for name in (vhost, *vcfg.apps):
+                if not _LABEL_SAFE.match(name):
+                    raise ValueError(
+                        f"{name!r} is not usable as a vhost/app name (letters, digits, '-', "
+                        "'_', '.', at most 63 characters)"
+                    )
+        return vhosts
+
+    def app(self, vhost: str, app: str) -> AppConfig | None:
+        vcfg = self.vhosts.get(vhost)
+        return None if vcfg is None else vcfg.apps.get(app)
+
+    def namespace_of(self, vhost: str, app: str) -> str:
+        acfg = self.app(vhost, app)
+        return (acfg.namespace if acfg and acfg.namespace else None) or self.namespace
+
+    def namespaces(self) -> list[str]:
+        return sorted({self.namespace_of(v, a) for v, vc in self.vhosts.items() for a in vc.apps})
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{where}: {message}")
+    return "; ".join(lines)
+
+
+def parse_config(data: Any, origin: str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping with a 'vhosts' key")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {_describe(exc)}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def default_config(source: str = "rtmp://127.0.0.1:1935/{app}/{stream}") -> Config:
+    """OvenMediaEngine's defaults: vhost ``default`` with app ``app``."""
+    return parse_config({"vhosts": {"default": {"apps": {"app": {"source": source}}}}})

@@ -1,0 +1,57 @@
+"""Names of the Recording custom resource, its labels and its states.
+
+Kept in one place because the API, the operator, the recorder, the CRD file and the chart must
+agree on them byte for byte.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+GROUP = "recording-operator.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "Recording"
+PLURAL = "recordings"
+SINGULAR = "recording"
+SHORT_NAME = "rec"
+
+#: Labels the API (and the operator, for kubectl-made Recordings) sets so that a records call
+#: is one labelled LIST.
+LABEL_VHOST = f"{GROUP}/vhost"
+LABEL_APP = f"{GROUP}/app"
+#: On recorder pods: the name of the Recording they record for.
+LABEL_RECORDING = f"{GROUP}/recording"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "recording-operator"
+
+#: On Recordings the API creates: the moment startRecord accepted the task, in the OME
+#: timestamp format (milliseconds). ``metadata.creationTimestamp`` has whole seconds only; the
+#: operator copies this into ``status.createdTime`` (see ``model.task.created_time``) so the
+#: createdTime a client saw in startRecord's answer never changes afterwards.
+ANNOTATION_CREATED_TIME = f"{GROUP}/created-time"
+
+#: Holds a deleted Recording until its recorder has finished the last file.
+FINALIZER = f"{GROUP}/finalizer"
+
+#: Where the app's storage is mounted inside recorder pods.
+STORAGE_ROOT = "/recordings"
+
+#: How many finished files the status keeps (newest last).
+STATUS_FILES_KEPT = 5
+
+
+class State(StrEnum):
+    """A recording task's state, exactly as OvenMediaEngine names them."""
+
+    READY = "ready"
+    RECORDING = "recording"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+
+class SegmentationRule(StrEnum):
+    CONTINUITY = "continuity"
+    DISCONTINUITY = "discontinuity"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages recording-operator needs on this machine, when missing:
+# ffmpeg (test publisher and probing) and nginx with the RTMP module (local media server).
+set -euo pipefail
+need=()
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || need+=(libnginx-mod-rtmp)
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "system-deps: installing ${need[*]} (Debian packages)"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "system-deps: need root to install ${need[*]}: run 'apt-get install ${need[*]}' as root" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "system-deps: done"
