@@ -1,0 +1,129 @@
+"""``recording-operator run``: the kopf operator that turns Recordings into recorder pods."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+ENV_CONFIG = "RECORDING_OPERATOR_CONFIG"
+
+
+def _port(text: str) -> int | None:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0 turns the endpoint off)")
+    return value or None
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=os.environ.get(ENV_CONFIG),
+        help=f"the vhost/app config file (YAML; default ${ENV_CONFIG}, else vhost 'default' "
+        "with app 'app')",
+    )
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace", "-n", action="append", default=[], metavar="NS",
+        help="watch this namespace (repeatable; default: the namespaces the config names)",
+    )
+    scope.add_argument(
+        "--all-namespaces", "-A", action="store_true",
+        help="watch every namespace (needs the cluster-wide RBAC)",
+    )
+    parser.add_argument("--kubeconfig", help="kubeconfig (default $KUBECONFIG, else in-cluster)")
+    parser.add_argument("--kube-url", help="Kubernetes API URL, e.g. of a local control plane")
+    parser.add_argument(
+        "--peering", metavar="NAME",
+        help="run with kopf peering NAME so several replicas take turns (needs kopf's peering "
+        "CRDs and rights, not in the chart); default: standalone, one replica",
+    )
+    parser.add_argument("--bind-address", default="0.0.0.0",
+                        help="address of the liveness and metrics endpoints (default 0.0.0.0)")
+    parser.add_argument("--liveness-port", type=_port, default=8080,
+                        help="port of GET /healthz (default 8080; 0: off)")
+    parser.add_argument("--metrics-port", type=_port, default=9090,
+                        help="port of GET /metrics (default 9090; 0: off)")
+    timing = parser.add_argument_group("timing")
+    timing.add_argument(
+        "--stop-timeout", type=_seconds, default=None, metavar="SECONDS",
+        help="force-delete a recorder pod that has not stopped after this long "
+        "(default: its termination grace period + 30 s)",
+    )
+    timing.add_argument("--stop-poll", type=_seconds, default=2.0, metavar="SECONDS",
+                        help="how often a stopping Recording is checked (default 2)")
+    timing.add_argument("--restart-backoff", type=_seconds, default=5.0, metavar="SECONDS",
+                        help="first delay before replacing a failed pod; doubles (default 5)")
+    timing.add_argument("--restart-backoff-max", type=_seconds, default=300.0, metavar="SECONDS",
+                        help="longest delay before replacing a failed pod (default 300)")
+    timing.add_argument("--failure-limit", type=int, default=5, metavar="N",
+                        help="this many pod failures within the window: state error (default 5)")
+    timing.add_argument("--failure-window", type=_seconds, default=600.0, metavar="SECONDS",
+                        help="the window for --failure-limit (default 600)")
+    timing.add_argument("--retry-delay", type=_seconds, default=5.0, metavar="SECONDS",
+                        help="retry delay after a transient API error (default 5)")
+    parser.add_argument("--log-format", choices=["json", "plain"], default="json",
+                        help="json: one object per line (default); plain: for a terminal")
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import kopf
+
+    from ..controller.failures import Backoff
+    from ..controller.operator import run_operator
+    from ..controller.settings import Settings
+    from ..kube.connection import KubeTarget
+    from ..model.config import ConfigError, default_config, load_config
+
+    try:
+        config = load_config(args.config) if args.config else default_config()
+    except ConfigError as exc:
+        print(f"recording-operator run: {exc}", file=sys.stderr)
+        return 2
+    if args.failure_limit < 1:
+        print("recording-operator run: --failure-limit must be at least 1", file=sys.stderr)
+        return 2
+    settings = Settings(
+        config=config,
+        kube=KubeTarget(url=args.kube_url, kubeconfig=args.kubeconfig),
+        namespaces=tuple(args.namespace),
+        all_namespaces=args.all_namespaces,
+        peering=args.peering,
+        liveness_port=args.liveness_port,
+        metrics_port=args.metrics_port,
+        bind_address=args.bind_address,
+        stop_timeout=args.stop_timeout,
+        stop_poll=args.stop_poll,
+        backoff=Backoff(
+            initial=args.restart_backoff,
+            maximum=max(args.restart_backoff_max, args.restart_backoff),
+            limit=args.failure_limit,
+            window=args.failure_window,
+        ),
+        retry_delay=args.retry_delay,
+    )
+    kopf.configure(
+        verbose=args.verbose,
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
+        log_prefix=args.log_format == "plain",
+        log_refkey="object" if args.log_format == "json" else None,
+    )
+    try:
+        asyncio.run(run_operator(settings))
+    except ValueError as exc:
+        print(f"recording-operator run: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,20 @@
+"""What every handler needs, handed to them by kopf as ``memo``.
+
+kopf gives each object a shallow copy of the memo, so everything here is either immutable or
+shared on purpose (the API client, the census of states).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .kubeapi import KubeApi
+from .metrics import Census
+from .settings import Settings
+
+
+@dataclass
+class Context:
+    settings: Settings
+    api: KubeApi
+    census: Census = field(default_factory=Census)
