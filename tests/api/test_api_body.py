@@ -27,7 +27,8 @@ def test_an_object_and_a_bom() -> None:
         (b"true", "[JSON] The body must be a JSON object, not a boolean"),
         (b'{"id": NaN}', "[JSON] NaN is not valid JSON"),
         (b"\xff{}", "[JSON] The body is not valid UTF-8"),
-        (b'{"id": "\\ud800"}', "[JSON] The body holds an invalid Unicode escape (a lone surrogate)"),
+        (b'{"id": "\\ud800"}',
+         "[JSON] The body holds an invalid Unicode escape (a lone surrogate)"),
         (b"[" * 60_000, "[JSON] The body is nested too deeply"),
     ],
 )

@@ -56,7 +56,7 @@ def test_prefix(given: str, prefix: str) -> None:
 def test_config_errors_name_the_key(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("vhosts:\n  default:\n    apps:\n      app:\n        sourc: rtmp://x/{stream}\n")
-    with pytest.raises(SettingsError, match="vhosts.default.apps.app"):
+    with pytest.raises(SettingsError, match=r"vhosts\.default\.apps\.app"):
         load_settings(config_path=str(config), environ={TOKEN_ENV: "t"})
 
 

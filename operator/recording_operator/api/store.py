@@ -13,8 +13,10 @@ so only the matching Recordings cross the wire.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
@@ -81,6 +83,15 @@ def _describe(exc: ApiException) -> str:
     return f"{text}: {detail}" if detail else text
 
 
+def _retry_after(exc: ApiException) -> float:
+    """Seconds to wait before retrying a 429: the server's Retry-After, within [0.05, 1]."""
+    try:
+        seconds = float((exc.headers or {}).get("Retry-After", "0.1"))
+    except (TypeError, ValueError):
+        seconds = 0.1
+    return min(max(seconds, 0.05), 1.0)
+
+
 class KubernetesStore:
     """Recordings through the Kubernetes API, one call per operation."""
 
@@ -98,29 +109,47 @@ class KubernetesStore:
     async def close(self) -> None:
         await self._api_client.close()
 
-    async def _call(self, doing: str, call: Awaitable[Any], *, missing_ok: bool = False) -> Any:
-        """Awaits one API call, turning its failures into the store's exceptions
-        (None for a 404 when ``missing_ok``)."""
-        try:
-            return await call
-        except ApiException as exc:
-            if exc.status == 404 and missing_ok:
-                return None
-            if exc.status == 409:
-                raise AlreadyExists() from None
-            if exc.status == 422:
-                raise Rejected(_describe(exc)) from None
-            raise StoreUnavailable(f"The Kubernetes API failed {doing}: {_describe(exc)}") from None
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise StoreUnavailable(
-                f"The Kubernetes API could not be reached {doing}: {reason}"
-            ) from None
+    async def _call(
+        self, doing: str, call: Callable[[], Awaitable[Any]], *, missing_ok: bool = False
+    ) -> Any:
+        """Makes one API call, turning its failures into the store's exceptions (None for a 404
+        when ``missing_ok``).
+
+        A 429 (the API server's flow control, or a resource's storage still initialising) means
+        the request was not processed, so it is retried after Retry-After, as client-go does,
+        while the time budget lasts.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                return await call()
+            except ApiException as exc:
+                if exc.status == 429:
+                    pause = _retry_after(exc)
+                    if time.monotonic() + pause < deadline:
+                        await asyncio.sleep(pause)
+                        continue
+                return self._translate(doing, exc, missing_ok)
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                reason = str(exc) or type(exc).__name__
+                raise StoreUnavailable(
+                    f"The Kubernetes API could not be reached {doing}: {reason}"
+                ) from None
+
+    @staticmethod
+    def _translate(doing: str, exc: ApiException, missing_ok: bool) -> None:
+        if exc.status == 404 and missing_ok:
+            return None
+        if exc.status == 409:
+            raise AlreadyExists()
+        if exc.status == 422:
+            raise Rejected(_describe(exc))
+        raise StoreUnavailable(f"The Kubernetes API failed {doing}: {_describe(exc)}")
 
     async def _list(self, namespace: str, selector: str) -> list[Recording]:
         answer = await self._call(
             "listing Recordings",
-            self._api.list_namespaced_custom_object(
+            lambda: self._api.list_namespaced_custom_object(
                 GROUP,
                 VERSION,
                 namespace,
@@ -141,7 +170,7 @@ class KubernetesStore:
     async def create(self, namespace: str, body: Recording) -> Recording:
         created: Recording = await self._call(
             "creating the Recording",
-            self._api.create_namespaced_custom_object(
+            lambda: self._api.create_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, body, _request_timeout=self._timeout
             ),
         )
@@ -150,7 +179,7 @@ class KubernetesStore:
     async def delete(self, namespace: str, name: str) -> bool:
         answer = await self._call(
             "deleting the Recording",
-            self._api.delete_namespaced_custom_object(
+            lambda: self._api.delete_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, name, _request_timeout=self._timeout
             ),
             missing_ok=True,
