@@ -78,9 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    import kopf
-
     from ..controller.failures import Backoff
+    from ..controller.logs import configure_logging
     from ..controller.operator import run_operator
     from ..controller.settings import Settings
     from ..kube.connection import KubeTarget
@@ -113,12 +112,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         retry_delay=args.retry_delay,
     )
-    kopf.configure(
-        verbose=args.verbose,
-        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
-        log_prefix=args.log_format == "plain",
-        log_refkey="object" if args.log_format == "json" else None,
-    )
+    configure_logging(json_format=args.log_format == "json", verbose=args.verbose)
     try:
         asyncio.run(run_operator(settings))
     except ValueError as exc:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from ..model.naming import pod_name
 from ..model.recording import parse_spec, parse_status
@@ -15,7 +16,7 @@ from ..model.resource import KIND, State
 from . import events
 from . import status as st
 from .context import Context
-from .kubeapi import message_of, status_of
+from .kubeapi import message_of
 from .metrics import PODS_CREATED
 from .podspec import Owner, build_pod
 from .resolve import resolve
@@ -68,10 +69,14 @@ async def ensure_pod(ctx: Context, body: dict[str, Any]) -> bool:
     pod = build_pod(resolved, Owner(namespace, name, uid), config.recorder, app.storage)
     try:
         created = await ctx.api.create_pod(namespace, pod)
-    except Exception as exc:
-        if status_of(exc) in (400, 422):
+    except ApiException as exc:
+        if exc.status in (400, 422):
             raise PodRejected(message_of(exc)) from exc
-        raise
+        # e.g. 403 for a missing service account or an exhausted quota: may heal, so retry
+        raise kopf.TemporaryError(
+            f"creating pod {pod['metadata']['name']} failed: {message_of(exc)}",
+            delay=ctx.settings.retry_delay,
+        ) from exc
     if created:
         PODS_CREATED.inc()
         return True

@@ -62,6 +62,9 @@ HANDLER_SECONDS = Histogram(
 )
 
 _STATES = [str(s) for s in State] + ["none"]
+HANDLERS = ("reconcile", "stop", "mirror", "pods")
+for _handler in HANDLERS:  # so a dashboard sees zeros, not missing series
+    RECONCILE_ERRORS.labels(handler=_handler)
 
 
 class Census:
