@@ -53,9 +53,12 @@ class Kube:
     # -- Recordings ------------------------------------------------------------------------
 
     def create_recording(self, name: str, spec: dict[str, Any],
-                         labels: dict[str, str] | None = None) -> dict[str, Any]:
+                         labels: dict[str, str] | None = None,
+                         annotations: dict[str, str] | None = None) -> dict[str, Any]:
         body = {"apiVersion": "recording-operator.dev/v1alpha1", "kind": "Recording",
-                "metadata": {"name": name, "labels": labels or {}}, "spec": spec}
+                "metadata": {"name": name, "labels": labels or {},
+                             "annotations": annotations or {}},
+                "spec": spec}
         return self.plane.request("POST", RECORDINGS.format(ns=self.ns), body)
 
     def recording(self, name: str) -> dict[str, Any] | None:

@@ -25,11 +25,16 @@ StartOperator = Callable[..., Operator]
 SPEC = {"id": "lecture-1", "stream": {"name": "stream1"}}
 
 
+API_CREATED_TIME = "2026-03-15T21:15:20.113+09:00"
+
+
 def api_made(kube: Kube, record_id: str = "lecture-1", **spec: Any) -> str:
-    """A Recording as the API makes it: derived name, vhost/app labels."""
+    """A Recording as the API makes it: derived name, vhost/app labels, creation time."""
     name = recording_name("default", "app", record_id)
-    kube.create_recording(name, {**SPEC, "id": record_id, **spec}, labels={
-        "recording-operator.dev/vhost": "default", "recording-operator.dev/app": "app"})
+    kube.create_recording(
+        name, {**SPEC, "id": record_id, **spec},
+        labels={"recording-operator.dev/vhost": "default", "recording-operator.dev/app": "app"},
+        annotations={"recording-operator.dev/created-time": API_CREATED_TIME})
     return name
 
 
@@ -64,7 +69,8 @@ def test_a_new_recording_gets_exactly_one_pod_with_the_right_spec(
     assert rec is not None
 
     assert re.fullmatch(r"[A-Za-z0-9]{16}", status["transactionId"])
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", status["createdTime"])
+    # the createdTime the API's client saw in startRecord's answer
+    assert status["createdTime"] == API_CREATED_TIME
     assert status["observedGeneration"] == rec["metadata"]["generation"]
     assert rec["metadata"]["finalizers"] == ["recording-operator.dev/finalizer"]
     ready = wait_for(lambda: next((c for c in kube.status(name).get("conditions", [])
@@ -317,7 +323,9 @@ spec:
     assert resolved.source_url == "rtmp://studio.local/live/lecture"
     assert resolved.interval_ms == 60000
     assert [t.media for t in resolved.tracks] == ["video"]
-    state_is(kube, "my-lecture", "ready")
+    status = state_is(kube, "my-lecture", "ready")
+    created = (kube.recording("my-lecture") or {})["metadata"]["creationTimestamp"]
+    assert status["createdTime"] == created.replace("Z", ".000+00:00")
     labels = wait_for(lambda: (kube.recording("my-lecture") or {})["metadata"].get("labels"), 10,
                       "labels")
     assert labels["recording-operator.dev/vhost"] == "default"

@@ -16,7 +16,7 @@ import kopf
 
 from ..model.recording import parse_spec, parse_status
 from ..model.resource import LABEL_APP, LABEL_VHOST, State
-from ..model.timefmt import format_time, now
+from ..model.task import created_time
 from . import actions, events
 from . import status as st
 from .context import Context
@@ -65,7 +65,9 @@ async def reconcile(body: kopf.Body, memo: Context, logger: kopf.Logger, **_: An
     if not status.transaction_id or not status.created_time or not status.state or earlier_error:
         fields: dict[str, Any] = {
             "transactionId": status.transaction_id or st.new_transaction_id(),
-            "createdTime": status.created_time or format_time(now()),
+            # the API's creation annotation (the createdTime its client already saw), else
+            # the creation timestamp of a kubectl-made Recording
+            "createdTime": status.created_time or created_time(rec),
         }
         becomes_ready = not status.state or earlier_error is not None
         patch = st.patch(
