@@ -219,12 +219,20 @@ class _Apis:
         self.plane, self.namespace, self.kubeconfig = plane, namespace, kubeconfig
         self.running: list[tuple[ServerThread, httpx.Client]] = []
 
-    def make(self, *, kube: KubeTarget | None = None, prefix: str = "/v1", **top: Any) -> Api:
+    def make(
+        self,
+        *,
+        kube: KubeTarget | None = None,
+        kube_timeout: float = 10.0,
+        prefix: str = "/v1",
+        **top: Any,
+    ) -> Api:
         settings = Settings(
             config=parse_config(config_for(self.namespace, **top)),
             access_token=TOKEN,
             prefix=prefix,
             kube=kube or KubeTarget(kubeconfig=str(self.kubeconfig)),
+            kube_timeout=kube_timeout,
         )
         server = ServerThread(create_app(settings)).__enter__()
         client = httpx.Client(base_url=server.url, timeout=30)

@@ -29,7 +29,9 @@ def create_app(settings: Settings, store: RecordingStore | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = store or await KubernetesStore.connect(settings.kube)
+        app.state.store = store or await KubernetesStore.connect(
+            settings.kube, settings.kube_timeout
+        )
         try:
             yield
         finally:

@@ -28,6 +28,8 @@ class Settings:
     access_token: str = field(repr=False)
     prefix: str = DEFAULT_PREFIX
     kube: KubeTarget = field(default_factory=KubeTarget)
+    #: Budget of one Kubernetes call (429 retries included) before the client gets a 503.
+    kube_timeout: float = 10.0
 
     @property
     def legacy_start_record_array(self) -> bool:

@@ -85,9 +85,10 @@ def _describe(exc: ApiException) -> str:
 
 def _retry_after(exc: ApiException) -> float:
     """Seconds to wait before retrying a 429: the server's Retry-After, within [0.05, 1]."""
+    headers: Any = exc.headers or {}
     try:
-        seconds = float((exc.headers or {}).get("Retry-After", "0.1"))
-    except (TypeError, ValueError):
+        seconds = float(headers.get("Retry-After", "0.1"))
+    except (TypeError, ValueError, AttributeError):
         seconds = 0.1
     return min(max(seconds, 0.05), 1.0)
 
@@ -103,8 +104,10 @@ class KubernetesStore:
         self._timeout = timeout
 
     @classmethod
-    async def connect(cls, target: KubeTarget) -> KubernetesStore:
-        return cls(await connect(target))
+    async def connect(
+        cls, target: KubeTarget, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> KubernetesStore:
+        return cls(await connect(target), timeout)
 
     async def close(self) -> None:
         await self._api_client.close()
@@ -130,7 +133,11 @@ class KubernetesStore:
                         await asyncio.sleep(pause)
                         continue
                 return self._translate(doing, exc, missing_ok)
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except TimeoutError:
+                raise StoreUnavailable(
+                    f"The Kubernetes API did not answer {doing} within {self._timeout:g} s"
+                ) from None
+            except (aiohttp.ClientError, OSError) as exc:
                 reason = str(exc) or type(exc).__name__
                 raise StoreUnavailable(
                     f"The Kubernetes API could not be reached {doing}: {reason}"
