@@ -20,7 +20,9 @@ pytestmark = pytest.mark.controlplane
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 
 
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    kubeconfig: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [KUBECTL, f"--kubeconfig={kubeconfig}", *args],
         input=stdin, capture_output=True, text=True, timeout=60,
@@ -47,7 +49,9 @@ def test_serves_discovery_with_the_recording_api(controlplane: ControlPlane) -> 
     assert any(r["name"] == "recordings/status" for r in resources["resources"])
 
 
-def test_kubectl_works_with_the_admin_kubeconfig(controlplane: ControlPlane, namespace: str) -> None:
+def test_kubectl_works_with_the_admin_kubeconfig(
+    controlplane: ControlPlane, namespace: str
+) -> None:
     result = kubectl(controlplane.admin_kubeconfig, "get", "rec", "-n", namespace)
     assert result.returncode == 0, result.stderr
     assert "No resources found" in result.stderr
@@ -80,11 +84,13 @@ def test_rbac_is_enforced_for_a_service_account(controlplane: ControlPlane, name
     assert f"system:serviceaccount:{namespace}:reader" in refused.stderr
 
 
-def test_garbage_collector_removes_an_orphaned_pod(controlplane: ControlPlane, namespace: str) -> None:
+def test_garbage_collector_removes_an_orphaned_pod(
+    controlplane: ControlPlane, namespace: str
+) -> None:
     owner = controlplane.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", {
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}})
-    wait_for(lambda: _exists(controlplane, f"/api/v1/namespaces/{namespace}/serviceaccounts/default"),
-             30, "the default ServiceAccount")
+    account = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
+    wait_for(lambda: _exists(controlplane, account), 30, "the default ServiceAccount")
     controlplane.request("POST", f"/api/v1/namespaces/{namespace}/pods", {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "owned", "ownerReferences": [{

@@ -104,7 +104,7 @@ class _Process:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, no locks involved
+                preexec_fn=_die_with_parent,
             )
 
     def exited(self) -> int | None:

@@ -1,0 +1,87 @@
+"""``recording-operator dev``: the whole system on this machine, recording a demo stream.
+
+The local control plane, the operator, the API, a local pod runner, an RTMP server and a demo
+publisher; Ctrl-C stops them in order, finishing open files first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..local.stack import DEFAULT_TOKEN
+
+    parser.add_argument("--host", default="127.0.0.1", help="the API's address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8081, help="the API's port (default 8081)")
+    parser.add_argument("--access-token", default=DEFAULT_TOKEN,
+                        help=f"the API's access token (default {DEFAULT_TOKEN!r}: local use only)")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"),
+                        help="recordings, logs, kubeconfig and the control plane's data "
+                        "(default ./data)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="a vhost/app config file (default: vhost 'default', app 'app')")
+    parser.add_argument("--no-demo", action="store_true",
+                        help="do not publish the demo test pattern")
+    parser.add_argument("--rtmp-port", type=int, default=1935,
+                        help="the local RTMP server's port (default 1935)")
+
+
+def _curl(url: str, token: str, action: str, body: str) -> str:
+    return (f"curl -s -H 'Authorization: Basic {token}' -X POST \\\n"
+            f"    {url}/vhosts/default/apps/app:{action} -d {shlex.quote(body)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..local.controlplane import ControlPlaneError
+    from ..local.mediaserver import MediaServerError
+    from ..local.prerequisites import MissingPrerequisite
+    from ..local.stack import DEFAULT_TOKEN, EmbeddedStack, StackError, StackOptions
+    from ..model.config import ConfigError
+
+    options = StackOptions(host=args.host, port=args.port, access_token=args.access_token,
+                           data_dir=args.data_dir, config=args.config, demo=not args.no_demo,
+                           rtmp_port=args.rtmp_port)
+    stack = EmbeddedStack(options)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        stack.start()
+    except (MissingPrerequisite, ControlPlaneError, MediaServerError, StackError,
+            ConfigError) as exc:
+        print(f"recording-operator dev: {exc}", file=sys.stderr)
+        return 1
+    try:
+        token = base64.b64encode(args.access_token.encode()).decode()
+        url = stack.api_url
+        print()
+        print(f"recording-operator is up. API: {url}   access token: {args.access_token}")
+        if args.access_token == DEFAULT_TOKEN:
+            print("  warning: the default token is for local use only; pass --access-token")
+        print(f"  recordings are written to {stack.recordings_dir}")
+        print(f"  publish your own stream: rtmp://127.0.0.1:{args.rtmp_port}/app/<stream>")
+        print(f"  kubectl: export KUBECONFIG={stack.kubeconfig}; kubectl get rec -A")
+        print(f"  logs: {stack.logs_dir}")
+        print()
+        print("Start recording the demo stream, a new file every 10 s:")
+        print(_curl(url, token, "startRecord",
+                    '{"id": "demo", "stream": {"name": "stream"}, "interval": 10000}'))
+        print("See the tasks:")
+        print(_curl(url, token, "records", "{}"))
+        print("Stop (the current file is finished, then the task leaves the list):")
+        print(_curl(url, token, "stopRecord", '{"id": "demo"}'))
+        print()
+        print("Ctrl-C stops everything, finishing open files first.", flush=True)
+        stop.wait()
+        print("\nstopping: finishing open files…", flush=True)
+    finally:
+        stack.stop()
+    print("stopped.")
+    return 0
