@@ -109,6 +109,8 @@ def test_a_new_recording_gets_exactly_one_pod_with_the_right_spec(
     assert op.metric("recording_operator_pods_created_total") == 1
     wait_for(lambda: op.metric('recording_operator_recordings{state="ready"}') == 1, 10,
              "the ready Recording in the metrics")
+    assert op.metric('recording_operator_handler_duration_seconds_count{handler="reconcile"}') >= 1
+    assert op.metric('recording_operator_reconcile_errors_total{handler="reconcile"}') == 0
 
 
 def test_the_recorders_state_is_mirrored_into_the_state(
@@ -297,7 +299,7 @@ def test_a_recording_applied_with_kubectl_is_recorded(
     kube: Kube, start_operator: StartOperator, controlplane: ControlPlane, namespace: str,
     tmp_path: Path,
 ) -> None:
-    start_operator()
+    op = start_operator()
     manifest = tmp_path / "rec.yaml"
     manifest.write_text(f"""\
 apiVersion: recording-operator.dev/v1alpha1
@@ -330,6 +332,7 @@ spec:
                       "labels")
     assert labels["recording-operator.dev/vhost"] == "default"
     assert labels["recording-operator.dev/app"] == "app"
+    assert not op.logged("failed temporarily"), op.all_logs()  # labelling then status: no conflict
     table = subprocess.run([*kubectl, "get", "rec", "-n", namespace], capture_output=True,
                            text=True, timeout=60)
     assert re.search(r"my-lecture\s+my-lecture\s+lecture\s+ready", table.stdout), table.stdout

@@ -60,11 +60,14 @@ class KubeApi:
             raise
         return body
 
-    async def patch_recording(self, namespace: str, name: str, body: dict[str, Any]) -> None:
-        """A merge patch of the Recording's metadata (labels, annotations)."""
-        await self._custom.patch_namespaced_custom_object(
+    async def patch_recording(
+        self, namespace: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A merge patch of the Recording's metadata (labels, annotations); the new object."""
+        result: dict[str, Any] = await self._custom.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, name, body, **_MERGE
         )
+        return result
 
     async def patch_status(
         self,

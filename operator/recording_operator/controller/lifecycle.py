@@ -51,9 +51,11 @@ async def reconcile(body: kopf.Body, memo: Context, logger: kopf.Logger, **_: An
         logger.info("in state error (%s); not touched until re-created", earlier_error)
         return
 
+    resource_version: str = md["resourceVersion"]
     labels = missing_labels(rec)
     if labels:
-        await ctx.api.patch_recording(namespace, name, {"metadata": {"labels": labels}})
+        patched = await ctx.api.patch_recording(namespace, name, {"metadata": {"labels": labels}})
+        resource_version = patched["metadata"]["resourceVersion"]
 
     try:
         check(parse_spec(rec), ctx.settings.config, namespace, name)
@@ -78,13 +80,13 @@ async def reconcile(body: kopf.Body, memo: Context, logger: kopf.Logger, **_: An
         )
         try:
             await ctx.api.patch_status(
-                namespace, name, patch, resource_version=md["resourceVersion"]
+                namespace, name, patch, resource_version=resource_version
             )
         except Conflict:
             raise kopf.TemporaryError(
                 "the Recording changed while its status was being set; retrying", delay=0.5
             ) from None
-        rec["status"] = {**(rec.get("status") or {}), **patch["status"]}
+        rec = {**rec, "status": {**(rec.get("status") or {}), **patch["status"]}}
         if becomes_ready:
             events.state_changed(rec, State.READY, f"task created, {WAITING}")
         logger.info("transactionId %s", fields["transactionId"])
