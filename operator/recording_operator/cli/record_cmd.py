@@ -1,0 +1,127 @@
+"""``recording-operator record``: record one Recording (the process inside a recorder pod).
+
+In a pod everything comes from the environment the operator sets: ``RECORDING_SPEC`` (the
+resolved recording, JSON), ``RECORDING_NAMESPACE`` and ``RECORDING_NAME`` (whose status to
+report to). The flags exist for running it by hand, e.g. without Kubernetes::
+
+    recording-operator record --spec-file job.json --no-report --storage-root ./recordings
+
+Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 1 the recording failed (the status says why),
+2 the input is unusable (bad spec, unknown source scheme).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+EXIT_USAGE = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--spec-file", metavar="PATH",
+        help="the resolved recording as JSON (default: the RECORDING_SPEC environment variable)",
+    )
+    parser.add_argument(
+        "--namespace", default=None,
+        help="namespace of the Recording to report to (default: RECORDING_NAMESPACE, else the "
+        "spec's recording.namespace)",
+    )
+    parser.add_argument(
+        "--name", default=None,
+        help="name of the Recording to report to (default: RECORDING_NAME, else the spec's)",
+    )
+    parser.add_argument(
+        "--no-report", action="store_true",
+        help="do not report to Kubernetes (record to disk only)",
+    )
+    parser.add_argument("--kubeconfig", default=None, help="kubeconfig to report with")
+    parser.add_argument(
+        "--storage-root", default=None,
+        help="directory the file paths are relative to (default: RECORDING_STORAGE_ROOT, else "
+        "the spec's storageRoot, /recordings)",
+    )
+    parser.add_argument(
+        "--source", default=None, help="read this URL instead of the spec's sourceUrl"
+    )
+    parser.add_argument(
+        "--retry-max", type=float, default=5.0, metavar="SECONDS",
+        help="longest wait between attempts to open an absent stream (default 5)",
+    )
+    parser.add_argument(
+        "--report-interval", type=float, default=5.0, metavar="SECONDS",
+        help="how often progress is reported while recording (default 5)",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("RECORDING_LOG_LEVEL", "INFO"))
+
+
+def _fail(message: str) -> int:
+    print(f"recording-operator record: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=str(args.log_level).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from pydantic import ValidationError
+
+    from ..kube.connection import KubeTarget
+    from ..model.resolved import ResolvedRecording
+    from ..recorder.errors import SourceRefused
+    from ..recorder.main import Reporting, job_problem
+    from ..recorder.main import run as run_recorder
+    from ..recorder.session import Settings
+    from ..recorder.source import check_source
+
+    if args.spec_file:
+        try:
+            with open(args.spec_file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            return _fail(f"cannot read --spec-file {args.spec_file}: {exc.strerror}")
+        origin = args.spec_file
+    else:
+        text = os.environ.get("RECORDING_SPEC", "")
+        origin = "RECORDING_SPEC"
+        if not text.strip():
+            return _fail("no recording given: set RECORDING_SPEC or pass --spec-file")
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return _fail(f"{origin} is not valid JSON: {exc}")
+    try:
+        job = ResolvedRecording.from_env(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return _fail(f"{origin} is not a usable recording: {problems}")
+    if args.source:
+        job = job.model_copy(update={"source_url": args.source})
+    try:
+        check_source(job.source_url)
+    except SourceRefused as exc:
+        return _fail(str(exc))
+    problem = job_problem(job)
+    if problem:
+        return _fail(problem)
+
+    reporting = None
+    if not args.no_report:
+        reporting = Reporting(
+            namespace=args.namespace or os.environ.get("RECORDING_NAMESPACE")
+            or job.recording.namespace,
+            name=args.name or os.environ.get("RECORDING_NAME") or job.recording.name,
+            target=KubeTarget(kubeconfig=args.kubeconfig) if args.kubeconfig else None,
+            interval=args.report_interval,
+        )
+    storage_root = args.storage_root or os.environ.get("RECORDING_STORAGE_ROOT") or None
+    settings = Settings(retry_max=max(0.1, args.retry_max))
+    return run_recorder(job, reporting=reporting, settings=settings, storage_root=storage_root)

@@ -1,0 +1,14 @@
+"""The recorder: the process inside each recorder pod.
+
+It pulls one live stream with PyAV (FFmpeg's libraries), remuxes the selected tracks into split,
+playable files under the storage root, appends an info XML entry per finished file, and reports
+its progress on its Recording's status. It never transcodes: a recorder costs about what
+``ffmpeg -c copy`` costs, so one node can run many.
+
+Modules, one concern each: ``source`` (open and retry the input), ``tracks`` (which streams),
+``timeline`` (one output clock across reconnects and timestamp jumps), ``interleave`` (decode
+order across tracks, so a split is exact), ``splitter`` (when to start a new file), ``writer``
+(one output file), ``paths`` (macros and safe locations), ``infofile`` (the info XML),
+``progress`` (the recorder-owned status fields), ``reporter`` (patching them to Kubernetes),
+``session`` (the state machine that ties it together) and ``main`` (signals and wiring).
+"""

@@ -1,0 +1,58 @@
+"""Where a restarted recorder picks up: the sequence, the totals and the file a crash left.
+
+A recorder pod can die at any moment (OOM kill, node loss, SIGKILL). Its Recording's status
+holds what it last reported: the sequence of the file it was writing, its totals and, while
+recording, the temporary path of that file. The new run continues with the next sequence,
+carries the totals over (minus the unfinished file's partial figures, which the recovered file
+replaces) and finishes the orphaned file. The info XML is consulted too, since it may be ahead of
+a status patch that never got through.
+"""
+
+from __future__ import annotations
+
+from ..model.recording import FileRecord, RecordingStatus
+from ..model.resource import State
+from ..model.timefmt import parse_time
+from .infofile import InfoEntry
+from .session import Orphan, Resume
+
+
+def plan_resume(
+    status: RecordingStatus | None, transaction_id: str, info: list[InfoEntry]
+) -> Resume:
+    next_sequence = 0
+    total_bytes = total_time = 0
+    files: tuple[FileRecord, ...] = ()
+    orphan = None
+    if status is not None:
+        files = tuple(status.files)
+        total_bytes = status.total_record_bytes or 0
+        total_time = status.total_record_time or 0
+        if status.sequence is not None:
+            next_sequence = status.sequence + 1
+        recorder = status.recorder
+        crashed = recorder is not None and recorder.state == State.RECORDING
+        if crashed and status.sequence is not None:
+            # It died mid-file: that file's partial figures are in the totals; the recovered
+            # file's real figures replace them.
+            total_bytes = max(0, total_bytes - (status.record_bytes or 0))
+            total_time = max(0, total_time - (status.record_time or 0))
+            if status.output_file_path and status.start_time:
+                orphan = Orphan(
+                    relative_path=status.output_file_path,
+                    sequence=status.sequence,
+                    start=parse_time(status.start_time),
+                )
+    mine = [e.sequence for e in info if e.transaction_id == transaction_id]
+    if mine:
+        next_sequence = max(next_sequence, max(mine) + 1)
+    if orphan is not None and orphan.sequence < next_sequence - 1:
+        # The info file already lists files after it: it was finished after all.
+        orphan = None
+    return Resume(
+        next_sequence=next_sequence,
+        total_bytes=total_bytes,
+        total_time_ms=total_time,
+        files=files,
+        orphan=orphan,
+    )

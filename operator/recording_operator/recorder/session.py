@@ -1,0 +1,416 @@
+"""The recorder's state machine: wait for the stream, record it into split files, wait again.
+
+::
+
+    ready --stream opens, first keyframe--> recording --split--> recording (sequence + 1)
+    recording --stream drops--> file finished (lastSequence false) --> stopped, waiting
+    stopped --stream returns--> recording (same transactionId, next sequence)
+    any --stop (SIGTERM)--> file finished (lastSequence true) --> stopped, finished
+    any --storage or configuration failure--> error (exit 1)
+
+Everything here runs on one thread, the one that reads packets: demuxing, splitting and muxing
+are a straight pipeline, so no packet ever waits on a lock. ``stop`` is checked between packets;
+a stalled source is noticed after the source's read timeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import posixpath
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..model.recording import FileRecord
+from ..model.resolved import ResolvedRecording
+from ..model.resource import SegmentationRule, State
+from ..model.timefmt import now
+from . import infofile
+from .bitstream import AdtsToAsc, needs_adts_to_asc
+from .errors import NoTracks, SourceRefused, SourceUnavailable, StorageError
+from .interleave import Interleaver, Sample
+from .paths import MacroValues, StorageRoot, describe_os_error, expand, temp_name, unique_path
+from .progress import Progress
+from .source import Source, SourceOptions, check_url, open_source
+from .splitter import SplitPolicy, make_policy
+from .timeline import Timeline
+from .tracks import Selection, select
+from .writer import FileWriter, media_duration_us, output_format
+
+log = logging.getLogger(__name__)
+
+EXIT_STOPPED = 0
+EXIT_FAILED = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: SourceOptions = field(default_factory=SourceOptions)
+    #: Reconnect backoff while the stream is absent: first delay, cap (seconds).
+    retry_initial: float = 0.5
+    retry_max: float = 5.0
+    #: How long a quiet track may hold the others back (see interleave.py).
+    interleave_wait_us: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A file a killed recorder left under its temporary name."""
+
+    relative_path: str
+    sequence: int
+    start: datetime
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where this run continues: the previous run's sequence, totals and files."""
+
+    next_sequence: int = 0
+    total_bytes: int = 0
+    total_time_ms: int = 0
+    files: tuple[FileRecord, ...] = ()
+    orphan: Orphan | None = None
+
+
+@dataclass
+class _OpenFile:
+    writer: FileWriter
+    values: MacroValues
+    temp: Path
+    start: datetime
+
+
+class _Converter:
+    """Source time base → microseconds, rounded, with integers only (this runs per packet)."""
+
+    __slots__ = ("den", "num")
+
+    def __init__(self, stream: Any) -> None:
+        tb = stream.time_base
+        self.num = tb.numerator * 1_000_000
+        self.den = tb.denominator
+
+    def us(self, ticks: int) -> int:
+        us: int = (ticks * self.num * 2 + self.den) // (2 * self.den)
+        return us
+
+
+class Recorder:
+    def __init__(
+        self,
+        job: ResolvedRecording,
+        progress: Progress,
+        stop: threading.Event,
+        *,
+        settings: Settings | None = None,
+        resume: Resume | None = None,
+        storage_root: str | None = None,
+        clock: Callable[[], datetime] = now,
+    ) -> None:
+        self.job = job
+        self.progress = progress
+        self.stop = stop
+        self.settings = settings or Settings()
+        self.resume = resume or Resume()
+        self.root = StorageRoot(storage_root or job.storage_root)
+        self.clock = clock
+        self.zone: tzinfo = ZoneInfo(job.timezone)
+        self.format = output_format(job.file_path)
+        self.policy: SplitPolicy = make_policy(job.interval_ms, job.schedule, job.timezone)
+        self.discontinuity = job.segmentation_rule == SegmentationRule.DISCONTINUITY
+        self.timeline = Timeline(origin_us=self.resume.total_time_ms * 1000)
+        self.next_sequence = self.resume.next_sequence
+        self.recorded_any = False
+        self._file: _OpenFile | None = None
+        self._selection: Selection | None = None
+        self._adts: dict[int, AdtsToAsc] = {}
+        self._note: str | None = None
+
+    # --- the outer loop ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Records until stopped; returns the process exit code."""
+        try:
+            self.root.check_template(self.job.file_path)
+            self.root.check_template(self.job.info_path, info=True)
+            check_url(self.job.source_url)
+            self._check_storage()
+            if self.resume.orphan:
+                self._recover(self.resume.orphan)
+            self._recover_unlisted()
+            while not self.stop.is_set():
+                source = self._open_with_backoff()
+                if source is None:
+                    break
+                with source:
+                    dropped = self._record(source)
+                if not dropped:
+                    break
+            self.progress.stopped(None, finished=True)
+            return EXIT_STOPPED
+        except (StorageError, SourceRefused, NoTracks) as exc:
+            self._abort_file()
+            log.error("%s", exc)
+            self.progress.error(str(exc))
+            return EXIT_FAILED
+
+    def _check_storage(self) -> None:
+        root = self.root.path
+        if not root.is_dir():
+            raise StorageError(f"the storage root {root} does not exist or is not a directory")
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise StorageError(f"cannot write {root}: the storage is not writable")
+
+    def _waiting_state(self) -> State:
+        return State.STOPPED if self.recorded_any else State.READY
+
+    def _open_with_backoff(self) -> Source | None:
+        delay = self.settings.retry_initial
+        attempts = 0
+        while not self.stop.is_set():
+            try:
+                source = open_source(self.job.source_url, self.settings.source)
+            except SourceUnavailable as exc:
+                attempts += 1
+                if attempts == 1 or attempts % 20 == 0:
+                    log.info("waiting for the stream: %s", exc)
+                self.progress.waiting(self._waiting_state(), f"waiting for the stream: {exc}")
+                self.stop.wait(delay)
+                delay = min(delay * 2, self.settings.retry_max)
+                continue
+            log.info("stream %s opened", self.job.stream)
+            return source
+        return None
+
+    # --- one session: from open to drop or stop ----------------------------------------------
+
+    def _record(self, source: Source) -> bool:
+        """Records from an open source; True when the stream dropped, False when stopped."""
+        selection = select(source.streams, self.job.tracks)
+        self._selection = selection
+        self._note = (
+            f"not in the source: {', '.join(selection.unmatched)}" if selection.unmatched else None
+        )
+        if self._note:
+            log.warning("%s", self._note)
+        log.info(
+            "recording %s",
+            ", ".join(f"#{t.index} {t.kind} {t.codec}" for t in selection.tracks),
+        )
+        self._adts = {
+            t.slot: AdtsToAsc(t.stream)
+            for t in selection.tracks
+            if needs_adts_to_asc(t, self.format.name)
+        }
+        slots = {t.index: t.slot for t in selection.tracks}
+        converters = [_Converter(t.stream) for t in selection.tracks]
+        default = selection.default_slot
+        every_packet_is_key = selection.audio_only
+        self.timeline.start_session()
+        interleaver = Interleaver(len(selection.tracks), self.settings.interleave_wait_us)
+        order = itertools.count()
+        timeline, adts, stop = self.timeline, self._adts, self.stop
+        dropped = True
+        reason = "the stream ended"
+        try:
+            for packet in source.packets([t.stream for t in selection.tracks]):
+                if stop.is_set():
+                    dropped = False
+                    break
+                dts = packet.dts
+                pts = packet.pts
+                if dts is None:
+                    if pts is None:
+                        continue
+                    dts = pts
+                slot = slots.get(packet.stream.index)
+                if slot is None:
+                    continue
+                conv = converters[slot]
+                key = every_packet_is_key or packet.is_keyframe
+                if not timeline.anchored:
+                    if slot != default or not key:
+                        continue
+                    timeline.anchor(conv.us(dts))
+                packets = adts[slot].filter(packet) if slot in adts else (packet,)
+                for pkt in packets:
+                    dts_us = conv.us(dts)
+                    pts_us = conv.us(pts) if pts is not None else dts_us
+                    duration = pkt.duration
+                    dur_us = conv.us(duration) if duration else 0
+                    offset = timeline.map(slot, dts_us, dur_us)
+                    if offset is None:
+                        continue
+                    sample = Sample(dts_us + offset, next(order), slot, pts_us + offset,
+                                    dur_us, key, pkt)
+                    for ready in interleaver.push(sample):
+                        self._emit(ready)
+        except SourceUnavailable as exc:
+            reason = str(exc)
+        for ready in interleaver.drain():
+            self._emit(ready)
+        if dropped:
+            log.info("stream dropped: %s", reason)
+        self._finish_file(last=not dropped)
+        if dropped:
+            self.progress.waiting(State.STOPPED, f"{reason}; waiting for it to return")
+        return dropped
+
+    def _emit(self, sample: Sample) -> None:
+        assert self._selection is not None
+        is_split_point = sample.key and sample.slot == self._selection.default_slot
+        current = self._file
+        if current is None:
+            if not is_split_point:
+                return  # before the first keyframe: nothing is written
+            self._open_file(sample)
+        elif is_split_point and self.policy.due(sample.dts, self.clock()):
+            self._finish_file(last=False)
+            self._open_file(sample)
+        else:
+            start = current.writer.start_us
+            if start is not None and sample.dts < start:
+                return  # a straggler from before this file's first keyframe
+        assert self._file is not None
+        self._file.writer.write(sample)
+
+    # --- files -------------------------------------------------------------------------------
+
+    def _values(self, sequence: int, start: datetime) -> MacroValues:
+        job = self.job
+        return MacroValues(
+            transaction_id=job.transaction_id, id=job.id, vhost=job.vhost, app=job.app,
+            stream=job.stream, sequence=sequence, zone=self.zone, start=start,
+        )
+
+    def _open_file(self, sample: Sample) -> None:
+        assert self._selection is not None
+        sequence = self.next_sequence
+        start = self.clock()
+        values = self._values(sequence, start)
+        provisional = expand(self.job.file_path, values)
+        extension = posixpath.splitext(provisional)[1]
+        temp_rel = posixpath.join(
+            posixpath.dirname(provisional), temp_name(self.job.transaction_id, sequence, extension)
+        )
+        temp = self.root.resolve(temp_rel)
+        self.root.make_parent(temp)
+        extradata = {slot: f.extradata for slot, f in self._adts.items() if f.extradata}
+        writer = FileWriter(
+            temp, self.format, self._selection.tracks,
+            origin_us=sample.dts if self.discontinuity else 0,
+            extradata=extradata,
+        )
+        self.next_sequence = sequence + 1
+        self.recorded_any = True
+        self._file = _OpenFile(writer=writer, values=values, temp=temp, start=start)
+        self.policy.begin(sample.dts, start)
+        info_rel = expand(self.job.info_path, values)
+        log.info("file %d started: %s", sequence, temp_rel)
+        self.progress.file_started(sequence, start, temp_rel, info_rel, writer, note=self._note)
+
+    def _finish_file(self, *, last: bool) -> None:
+        current = self._file
+        if current is None:
+            return
+        self._file = None
+        stats = current.writer.close()
+        end = self.clock()
+        self._publish(current.values.finished(end), current.temp, stats.size,
+                      stats.duration_us // 1000, last=last)
+
+    def _publish(
+        self, values: MacroValues, temp: Path, size: int, time_ms: int, *, last: bool
+    ) -> None:
+        """Renames a finished file to its final name and records it (info XML, status)."""
+        assert values.end is not None
+        final = self.root.resolve(expand(self.job.file_path, values))
+        self.root.make_parent(final)
+        final = unique_path(final)
+        try:
+            os.replace(temp, final)
+        except OSError as exc:
+            raise StorageError(describe_os_error(exc, final)) from exc
+        final_rel = self.root.relative(final)
+        record = FileRecord(
+            sequence=values.sequence,
+            file_path=final_rel,
+            record_bytes=size,
+            record_time=time_ms,
+            start_time=self.progress.time(values.start),
+            finish_time=self.progress.time(values.end),
+            last_sequence=last,
+        )
+        info_rel = expand(self.job.info_path, values)
+        info_path = self.root.resolve(info_rel)
+        self.root.make_parent(info_path)
+        job = self.job
+        infofile.append(
+            info_path,
+            infofile.InfoEntry(
+                transaction_id=job.transaction_id, id=job.id, metadata=job.metadata or "",
+                vhost=job.vhost, app=job.app, stream=job.stream, file_path=final_rel,
+                record_bytes=size, record_time=time_ms, sequence=values.sequence,
+                last_sequence=last,
+                created_time=job.created_time or record.start_time,
+                start_time=record.start_time, finish_time=record.finish_time,
+            ),
+        )
+        log.info("file %d finished: %s (%d bytes, %d ms%s)", values.sequence, final_rel, size,
+                 time_ms, ", last" if last else "")
+        self.progress.file_finished(record, info_rel, values.end)
+
+    def _abort_file(self) -> None:
+        current = self._file
+        self._file = None
+        if current is not None:
+            current.writer.abort()
+
+    def _recover_unlisted(self) -> None:
+        """Finishes temporary files of this task that no status mentions (a recorder killed
+        while running without reporting), so a new file never reuses their name."""
+        provisional = expand(self.job.file_path, self._values(self.next_sequence, self.clock()))
+        directory = posixpath.dirname(provisional)
+        try:
+            folder = self.root.resolve(posixpath.join(directory, "x")).parent
+            names = sorted(p.name for p in folder.iterdir())
+        except (StorageError, OSError):
+            return
+        prefix = temp_name(self.job.transaction_id, 0, "").rsplit("_", 1)[0] + "_"
+        for name in names:
+            if not name.startswith(prefix) or ".recording." not in name:
+                continue
+            number = name[len(prefix):].split(".", 1)[0]
+            if not number.isdigit():
+                continue
+            relative = posixpath.join(directory, name)
+            path = self.root.resolve(relative)
+            end = datetime.fromtimestamp(path.stat().st_mtime, tz=self.zone)
+            start = end - timedelta(microseconds=media_duration_us(path))
+            self._recover(Orphan(relative_path=relative, sequence=int(number), start=start))
+            self.next_sequence = max(self.next_sequence, int(number) + 1)
+
+    def _recover(self, orphan: Orphan) -> None:
+        """Finishes a file a killed recorder left behind, so that it gets its name and its info
+        entry like any other (it plays: MPEG-TS and fragmented MP4 survive a kill)."""
+        if ".recording." not in posixpath.basename(orphan.relative_path):
+            return  # the status caught the moment between two files: nothing was left open
+        try:
+            temp = self.root.resolve(orphan.relative_path)
+            stat = temp.stat()
+        except (StorageError, OSError):
+            return
+        end = datetime.fromtimestamp(stat.st_mtime, tz=self.zone)
+        time_ms = max(0, int((end - orphan.start).total_seconds() * 1000))
+        values = self._values(orphan.sequence, orphan.start).finished(end)
+        log.info("recovering file %d left by a previous run: %s", orphan.sequence,
+                 orphan.relative_path)
+        self.recorded_any = True
+        self._publish(values, temp, stat.st_size, time_ms, last=False)
