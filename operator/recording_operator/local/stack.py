@@ -98,6 +98,7 @@ class EmbeddedStack:
         self.operator: subprocess.Popen[bytes] | None = None
         self.api: subprocess.Popen[bytes] | None = None
         self.config: Config | None = None
+        self._operator_argv: list[str] = []
 
     @property
     def api_url(self) -> str:
@@ -162,10 +163,11 @@ class EmbeddedStack:
         _step("starting the operator")
         command = _own_command()
         ns_flags = [f"--namespace={ns}" for ns in namespaces]
-        self.operator = self._spawn("operator", [
+        self._operator_argv = [
             *command, "run", f"--config={config_path}", f"--kubeconfig={operator_kc}",
             *ns_flags, "--bind-address=127.0.0.1", "--liveness-port=0", "--metrics-port=0",
-            "--log-format=plain", *opts.operator_args])
+            "--log-format=plain", *opts.operator_args]
+        self.operator = self._spawn("operator", self._operator_argv)
 
         _step(f"starting the API on {self.api_url}")
         env = {"RECORDING_OPERATOR_ACCESS_TOKEN": opts.access_token}
@@ -181,6 +183,16 @@ class EmbeddedStack:
             self.publisher = Publisher.test_pattern(
                 self.media.rtmp_url(DEMO_APP, DEMO_STREAM), size="640x360").start()
             self.media.wait_live(DEMO_APP, DEMO_STREAM, timeout=20)
+
+    def restart_operator(self, *, kill: bool = True) -> None:
+        """Ends the operator (SIGKILL: as a crash would) and starts a new one."""
+        if self.operator is not None:
+            if kill:
+                self.operator.kill()
+                self.operator.wait(10)
+            else:
+                _terminate(self.operator, 15)
+        self.operator = self._spawn("operator", self._operator_argv)
 
     def _config(self) -> Config:
         opts = self.options
