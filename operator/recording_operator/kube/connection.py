@@ -37,7 +37,7 @@ async def connect(target: KubeTarget | None = None) -> client.ApiClient:
             client_configuration=configuration,
         )
     elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
         await config.load_kube_config(client_configuration=configuration)
     return client.ApiClient(configuration)
