@@ -386,3 +386,22 @@ def test_config_namespace_default(kube: Kube, start_operator: StartOperator,
     start_operator(config=write_config(tmp_path / "c.yaml", namespace), scope=())
     name = api_made(kube)
     pod_of(kube, name)
+
+
+def test_a_restart_with_a_changed_config_leaves_running_recorders_alone(
+    kube: Kube, start_operator: StartOperator, namespace: str, tmp_path: Path
+) -> None:
+    op = start_operator()
+    name = api_made(kube, stream={"name": "stream1", "variantNames": ["video"]})
+    uid = pod_of(kube, name)["metadata"]["uid"]
+    kube.report(name, {"recorder": {"state": "recording"}})
+    state_is(kube, name, "recording")
+    op.stop()
+    # the app no longer offers the variant: the running task keeps its pod and its state
+    changed = write_config(tmp_path / "changed.yaml", namespace,
+                           variants={"hd": {"media": "video"}})
+    op.args[op.args.index("--config") + 1] = str(changed)
+    op.start()
+    wait_for(lambda: op.handled("Resuming", name), 20, "the resume")
+    assert kube.status(name)["state"] == "recording"
+    assert kube.pod(name)["metadata"]["uid"] == uid  # type: ignore[index]

@@ -19,7 +19,7 @@ from .context import Context
 from .kubeapi import message_of
 from .metrics import PODS_CREATED
 from .podspec import Owner, build_pod
-from .resolve import resolve
+from .resolve import ResolveError, resolve
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +118,23 @@ async def pod_in_place(ctx: Context, body: dict[str, Any], what: str) -> None:
         md["namespace"], md["name"], st.patch(body, ready=(True, st.Reason.POD_CREATED, message))
     )
     events.normal(body, str(st.Reason.POD_CREATED), message)
+    log.info("%s/%s: %s", md["namespace"], md["name"], message)
+
+
+async def make_pod(ctx: Context, body: dict[str, Any], what: str) -> None:
+    """:func:`ensure_pod`, with its refusals turned into the operator's ``error`` state.
+
+    ``what`` says what the new pod is to the user ("created", "replaced").
+    """
+    try:
+        created = await ensure_pod(ctx, body)
+    except ResolveError as exc:
+        await declare_error(ctx, body, st.Reason.UNRESOLVABLE, str(exc))
+        return
+    except PodRejected as exc:
+        await declare_error(
+            ctx, body, st.Reason.POD_REJECTED, f"the recorder pod was refused: {exc}"
+        )
+        return
+    if created:
+        await pod_in_place(ctx, body, what)

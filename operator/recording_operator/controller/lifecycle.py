@@ -14,6 +14,7 @@ from typing import Any
 
 import kopf
 
+from ..model.naming import pod_name
 from ..model.recording import parse_spec, parse_status
 from ..model.resource import LABEL_APP, LABEL_VHOST, State
 from ..model.task import created_time
@@ -57,6 +58,14 @@ async def reconcile(body: kopf.Body, memo: Context, logger: kopf.Logger, **_: An
         patched = await ctx.api.patch_recording(namespace, name, {"metadata": {"labels": labels}})
         resource_version = patched["metadata"]["resourceVersion"]
 
+    if status.transaction_id and earlier_error is None:
+        pod = await ctx.api.read_pod(namespace, pod_name(name))
+        if pod is not None and actions.controller_uid(pod) == md["uid"]:
+            # A restart: the pod was made from a valid resolution and runs on; the pod watch
+            # deals with it if it ends. (Re-resolving against a changed config here would
+            # declare an error while the recorder keeps recording.)
+            return
+
     try:
         check(parse_spec(rec), ctx.settings.config, namespace, name)
     except ResolveError as exc:
@@ -91,12 +100,4 @@ async def reconcile(body: kopf.Body, memo: Context, logger: kopf.Logger, **_: An
             events.state_changed(rec, State.READY, f"task created, {WAITING}")
         logger.info("transactionId %s", fields["transactionId"])
 
-    try:
-        created = await actions.ensure_pod(ctx, rec)
-    except actions.PodRejected as exc:
-        await actions.declare_error(
-            ctx, rec, st.Reason.POD_REJECTED, f"the recorder pod was refused: {exc}"
-        )
-        return
-    if created:
-        await actions.pod_in_place(ctx, rec, "created")
+    await actions.make_pod(ctx, rec, "created")

@@ -130,12 +130,8 @@ async def on_pod_event(
     if actions.meta(rec).get("uid") != owner:
         # A pod left over from an earlier Recording of the same name; once it is gone, the
         # current Recording gets its own.
-        if (
-            gone
-            and st.operator_error(parse_status(rec)) is None
-            and await actions.ensure_pod(ctx, rec)
-        ):
-            await actions.pod_in_place(ctx, rec, "created")
+        if gone and st.operator_error(parse_status(rec)) is None:
+            await actions.make_pod(ctx, rec, "created")
         return
 
     history = await _count_failure(ctx, namespace, name, pod, gone)
@@ -154,13 +150,4 @@ async def on_pod_event(
     rec = await ctx.api.get_recording(namespace, name)
     if rec is None or not _active(rec, owner):
         return
-    try:
-        created = await actions.ensure_pod(ctx, rec)
-    except actions.PodRejected as exc:
-        await actions.declare_error(
-            ctx, rec, st.Reason.POD_REJECTED, f"the recorder pod was refused: {exc}"
-        )
-        return
-    if created:
-        logger.info("recorder pod replaced")
-        await actions.pod_in_place(ctx, rec, "replaced")
+    await actions.make_pod(ctx, rec, "replaced")
