@@ -405,3 +405,30 @@ def test_a_restart_with_a_changed_config_leaves_running_recorders_alone(
     wait_for(lambda: op.handled("Resuming", name), 20, "the resume")
     assert kube.status(name)["state"] == "recording"
     assert kube.pod(name)["metadata"]["uid"] == uid  # type: ignore[index]
+
+
+def test_a_reused_id_waits_for_the_previous_recorder_to_go(
+    kube: Kube, start_operator: StartOperator
+) -> None:
+    """stopRecord, then startRecord with the same id while the old pod is still terminating."""
+    start_operator("--stop-timeout", "120")
+    name = api_made(kube)
+    old = pod_of(kube, name)
+    kube.bind(name)
+    kube.set_phase(name, "Running")
+    kube.delete_recording(name)
+    state_is(kube, name, "stopping")
+    kube.report(name, {"recorder": {"state": "stopping", "finished": True}})
+    wait_for(lambda: kube.recording(name) is None, 20, "the old Recording to go")
+    assert kube.pod(name)["metadata"]["deletionTimestamp"]  # type: ignore[index]
+
+    api_made(kube)  # the same id again: the same name
+    new_uid = wait_for(lambda: (kube.recording(name) or {}).get("metadata", {}).get("uid"), 10,
+                       "the new Recording")
+    state_is(kube, name, "ready")
+    assert kube.pod(name)["metadata"]["uid"] == old["metadata"]["uid"]  # type: ignore[index]
+    # the kubelet finishes the old pod; the new Recording gets its own
+    kube.force_delete_pods()
+    new = wait_for(lambda: (p := kube.pod(name)) and p["metadata"]["uid"] != old["metadata"]["uid"]
+                   and p, 20, "the new Recording's pod")
+    assert new["metadata"]["ownerReferences"][0]["uid"] == new_uid
