@@ -133,6 +133,20 @@ class Api:
         tasks: list[dict[str, Any]] = answer.json()["response"]
         return tasks
 
+    def records_when(
+        self, condition: Callable[[list[dict[str, Any]]], bool], body: Any = None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """records once it satisfies ``condition``: changes made by other writers (kubectl,
+        the operator, the recorder) reach the API through its watch within milliseconds."""
+        seen: list[list[dict[str, Any]]] = []
+
+        def check() -> bool:
+            seen.append(self.records(body, **kwargs))
+            return condition(seen[-1])
+
+        wait_for(check, 5, "records to show the change")
+        return seen[-1]
+
     # -- the admin side: what kubectl, the operator and the recorder do ----------------------
 
     @property

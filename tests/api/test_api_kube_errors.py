@@ -14,7 +14,7 @@ import pytest
 from recording_operator.kube.connection import KubeTarget
 from recording_operator.local.controlplane import ControlPlane, free_port
 
-from .conftest import Api, ApiFactory
+from .conftest import Api, ApiFactory, wait_for
 
 pytestmark = pytest.mark.controlplane
 
@@ -126,6 +126,53 @@ def test_the_api_rules_are_enough_and_no_more(
     [rule] = rbac_rules["api"]
     assert rule["apiGroups"] == ["recording-operator.dev"]
     assert rule["resources"] == ["recordings"]
-    assert sorted(rule["verbs"]) == ["create", "delete", "list"]
+    assert sorted(rule["verbs"]) == ["create", "delete", "list", "watch"]
 
 
+
+
+class _FlakyKubernetes(BaseHTTPRequestHandler):
+    """Serves an empty namespace (LIST, then a watch that ends at once) until told to fail;
+    then every request is a 500."""
+
+    def do_GET(self) -> None:
+        failing = self.server.failing.is_set()  # type: ignore[attr-defined]
+        if failing:
+            body = b'{"kind":"Status","message":"apiserver is shutting down"}'
+            self.send_response(500)
+        elif "watch=true" in self.path.lower():
+            self.server.watched.set()  # type: ignore[attr-defined]
+            self.server.failing.wait(30)  # type: ignore[attr-defined]
+            body = b""
+            self.send_response(200)
+        else:
+            body = b'{"kind":"RecordingList","metadata":{"resourceVersion":"1"},"items":[]}'
+            self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_records_is_503_not_stale_once_kubernetes_fails(make_api: ApiFactory) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyKubernetes)
+    server.daemon_threads = True
+    server.failing = threading.Event()  # type: ignore[attr-defined]
+    server.watched = threading.Event()  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = make_api(kube=KubeTarget(url=f"http://127.0.0.1:{server.server_address[1]}"))
+        assert server.watched.wait(10)  # type: ignore[attr-defined]
+        assert api.records() == []  # served from the synced cache
+        server.failing.set()  # type: ignore[attr-defined]
+        # the watch ends, cannot be reopened: reads go to the API server again, and fail
+        wait_for(lambda: api.call("records").status_code == 503, 10,
+                 "records to answer 503 once Kubernetes fails")
+        expect_503(api, "records", {}, "failed listing Recordings: 500 Internal Server Error")
+    finally:
+        server.failing.set()  # type: ignore[attr-defined]
+        server.shutdown()
+        server.server_close()

@@ -148,11 +148,11 @@ def test_records_finds_kubectl_made_recordings_without_labels(api: Api) -> None:
     api.create_as_kubectl("hand-1", {"id": "k1", "stream": {"name": "cam"}})
     api.create_as_kubectl("hand-2", {"id": "k2", "vhost": "default", "app": "app2",
                                      "stream": {"name": "cam"}, "schedule": "0 */1 *"})
-    [task] = api.records()
+    [task] = api.records_when(lambda tasks: len(tasks) == 1)
     assert task["id"] == "k1"
     assert (task["vhost"], task["app"]) == ("default", "app")  # the CRD's defaults
     assert OME_TIME.match(task["createdTime"])
-    [task] = api.records(app="app2")
+    [task] = api.records_when(lambda tasks: len(tasks) == 1, app="app2")
     assert (task["id"], task["schedule"]) == ("k2", "0 */1 *")
 
 
@@ -186,7 +186,7 @@ def test_fields_present_per_state(api: Api, state: str, extra: set[str]) -> None
     api.start("t", "cam", interval=60000)
     name = api.recording("t")["metadata"]["name"]
     api.patch_status(name, {**STATUS, "state": state})
-    [task] = api.records()
+    [task] = api.records_when(lambda tasks: tasks[0]["state"] == state)
     assert task["state"] == state
     assert set(task) == ALWAYS | extra
     assert task["isConfig"] is False
@@ -205,6 +205,7 @@ def test_stopping_shows_figures_and_start_but_no_finish(api: Api) -> None:
     api.start("t", "cam")
     name = hold(api, "t")
     api.patch_status(name, {**STATUS, "state": "recording"})
+    api.records_when(lambda tasks: tasks[0]["state"] == "recording")
     api.call("stopRecord", {"id": "t"})
     [task] = api.records()
     assert task["state"] == "stopping"
@@ -219,7 +220,7 @@ def test_zero_figures_are_left_out(api: Api) -> None:
     api.patch_status(name, {"state": "recording", "recordBytes": 0, "recordTime": 0,
                             "totalRecordBytes": 0, "totalRecordTime": 0, "sequence": 0,
                             "startTime": "2023-03-15T12:00:00.000+00:00"})
-    [task] = api.records()
+    [task] = api.records_when(lambda tasks: tasks[0]["state"] == "recording")
     assert not set(FIGURES) & set(task)
     assert task["startTime"] == "2023-03-15T12:00:00.000+00:00"
 
@@ -239,7 +240,7 @@ def test_timestamps_use_milliseconds_and_an_offset(api: Api) -> None:
     name = api.recording("t")["metadata"]["name"]
     api.patch_status(name, {"state": "stopped", "startTime": "2023-03-15T12:15:20Z",
                             "finishTime": "2023-03-15T12:16:20.123456+00:00"})
-    [task] = api.records()
+    [task] = api.records_when(lambda tasks: tasks[0]["state"] == "stopped")
     assert task["startTime"] == "2023-03-15T12:15:20.000+00:00"
     assert task["finishTime"] == "2023-03-15T12:16:20.123+00:00"
     assert OME_TIME.match(task["createdTime"])

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from . import openapi
+from .cache import CachedStore
 from .errors import ApiError, error_response, install_error_handlers
 from .gate import Gate
 from .routes import build_router
@@ -29,14 +30,22 @@ def create_app(settings: Settings, store: RecordingStore | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = store or await KubernetesStore.connect(
-            settings.kube, settings.kube_timeout
-        )
+        if store is not None:
+            app.state.store = store
+            yield
+            return
+        kube = await KubernetesStore.connect(settings.kube, settings.kube_timeout)
+        if settings.watch_cache:
+            cached = CachedStore(kube, settings.config.namespaces())
+            cached.start()
+            # Serve at once; until the caches are filled, records asks the API server.
+            app.state.store = cached
+        else:
+            app.state.store = kube
         try:
             yield
         finally:
-            if store is None:
-                await app.state.store.close()
+            await app.state.store.close()
 
     app = FastAPI(
         title="recording-operator",

@@ -30,6 +30,7 @@ from .validation import (
     start_record_spec,
     stop_record_id,
 )
+from .views import TaskViews
 
 _PATH = "/vhosts/{vhost}/apps/{app}"
 
@@ -54,15 +55,10 @@ async def _checked_body(
     return body, app_cfg, config.namespace_of(vhost, app)
 
 
-def _sorted_tasks(recordings: list[Recording]) -> list[dict[str, Any]]:
-    tasks = [task_view(recording) for recording in recordings]
-    tasks.sort(key=lambda task: str(task["id"]))
-    return tasks
-
-
 def build_router(settings: Settings) -> APIRouter:
     router = APIRouter()
     legacy = settings.legacy_start_record_array
+    views = TaskViews()
 
     @router.post(
         f"{_PATH}:startRecord",
@@ -122,12 +118,10 @@ def build_router(settings: Settings) -> APIRouter:
     async def records(vhost: str, app: str, request: Request) -> JSONResponse:
         body, _, namespace = await _checked_body(request, vhost, app)
         record_id = records_filter(body)
-        store = _store(request)
-        if record_id is None:
-            found = await store.list(namespace, vhost, app)
-        else:
-            found = await store.find(namespace, vhost, app, record_id)
-        return JSONResponse(ok_body(_sorted_tasks(found)))
+        found = await _store(request).list(namespace, vhost, app)
+        if record_id is not None:
+            found = [r for r in found if (r.get("spec") or {}).get("id") == record_id]
+        return JSONResponse(ok_body(views.sorted_views(found)))
 
     @router.get(
         f"{_PATH}:records",
@@ -141,6 +135,6 @@ def build_router(settings: Settings) -> APIRouter:
         config = _settings(request).config
         app_config(config, vhost, app)
         found = await _store(request).list(config.namespace_of(vhost, app), vhost, app)
-        return JSONResponse(ok_body(_sorted_tasks(found)))
+        return JSONResponse(ok_body(views.sorted_views(found)))
 
     return router

@@ -30,6 +30,8 @@ class Settings:
     kube: KubeTarget = field(default_factory=KubeTarget)
     #: Budget of one Kubernetes call (429 retries included) before the client gets a 503.
     kube_timeout: float = 10.0
+    #: Answer records from a watch-backed cache (off: one LIST per call).
+    watch_cache: bool = True
 
     @property
     def legacy_start_record_array(self) -> bool:

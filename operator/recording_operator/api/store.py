@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
@@ -34,6 +34,11 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 
 class StoreUnavailable(Exception):
     """The Kubernetes API failed or could not be reached; the message says which and why."""
+
+    def __init__(self, message: str, *, gone: bool = False) -> None:
+        super().__init__(message)
+        #: A watch's resourceVersion is too old (410 Gone): list afresh.
+        self.gone = gone
 
 
 class AlreadyExists(Exception):
@@ -105,9 +110,9 @@ class KubernetesStore:
 
     @classmethod
     async def connect(
-        cls, target: KubeTarget, timeout: float = DEFAULT_TIMEOUT_SECONDS
+        cls, target: KubeTarget, call_timeout: float = DEFAULT_TIMEOUT_SECONDS
     ) -> KubernetesStore:
-        return cls(await connect(target), timeout)
+        return cls(await connect(target), call_timeout)
 
     async def close(self) -> None:
         await self._api_client.close()
@@ -184,11 +189,72 @@ class KubernetesStore:
         return created
 
     async def delete(self, namespace: str, name: str) -> bool:
-        answer = await self._call(
+        return await self.delete_returning(namespace, name) is not None
+
+    async def delete_returning(self, namespace: str, name: str) -> Recording | None:
+        """Deletes; the server's answer (the object, or a Status once it is gone), or None
+        when it was gone already."""
+        answer: Recording | None = await self._call(
             "deleting the Recording",
             lambda: self._api.delete_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, name, _request_timeout=self._timeout
             ),
             missing_ok=True,
         )
-        return answer is not None
+        return answer
+
+    async def list_namespace(self, namespace: str) -> Recording:
+        """Every Recording of a namespace: the list object, with its resourceVersion."""
+        answer: Recording = await self._call(
+            "listing Recordings",
+            lambda: self._api.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, _request_timeout=self._timeout
+            ),
+        )
+        return answer
+
+    async def open_watch(
+        self, namespace: str, resource_version: str, timeout_seconds: int
+    ) -> AsyncIterator[Recording]:
+        """Opens a watch of a namespace's Recordings after ``resource_version``; its events
+        until the server ends it. Raises :class:`StoreUnavailable` (``gone`` when the version
+        is too old and a fresh list is needed), on opening or while reading."""
+        response = await self._call(
+            "watching Recordings",
+            lambda: self._api.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL,
+                watch=True,
+                resource_version=resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=timeout_seconds,
+                _preload_content=False,
+                _request_timeout=timeout_seconds + 30,
+            ),
+        )
+        if response.status != 200:
+            body = await response.text()
+            response.release()
+            raise StoreUnavailable(
+                f"The Kubernetes API failed watching Recordings: {response.status} {body}",
+                gone=response.status == 410,
+            )
+        return _events(response)
+
+
+async def _events(response: Any) -> AsyncIterator[Recording]:
+    """Watch events, one JSON object per line, read in chunks of any size (a line may be
+    longer than aiohttp's readline limit)."""
+    pending = b""
+    try:
+        async for chunk in response.content.iter_any():
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    event: Recording = json.loads(line)
+                    yield event
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise StoreUnavailable(f"The Kubernetes watch broke: {reason}") from None
+    finally:
+        response.release()
