@@ -340,7 +340,9 @@ class PodWorker:
         return tasks
 
     def grace(self) -> float:
-        """The deletion's grace period, else the pod's; capped when the runner stops."""
+        """The deletion's grace period, else the pod's; capped when the runner stops. Never
+        below ``minimum_grace``: even a force deletion (grace 0) gives SIGTERM a moment, as
+        the kubelet's 2 s minimum does."""
         meta, spec = self.pod["metadata"], self.pod.get("spec") or {}
         grace = meta.get("deletionGracePeriodSeconds") if self.deleted else None
         if grace is None:
@@ -348,7 +350,7 @@ class PodWorker:
         value = float(30 if grace is None else grace)
         if self.shutdown and self.node.settings.stop_grace is not None:
             value = min(value, self.node.settings.stop_grace)
-        return value
+        return max(value, self.node.settings.minimum_grace)
 
     async def _sleep(self, seconds: float) -> bool:
         """Waits, or less if the pod must stop; True when it must."""
@@ -372,7 +374,8 @@ class PodWorker:
                         content_type=MERGE_PATCH, within=within)
                     return
                 except ApiError as exc:
-                    if exc.status in (404, 409):
+                    # 404: gone; 422 "metadata.uid ... immutable": the name is another pod's now.
+                    if exc.status == 404 or (exc.status == 422 and "metadata.uid" in str(exc)):
                         self.gone = True
                         self.stopping.set()
                         return

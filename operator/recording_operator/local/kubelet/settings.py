@@ -26,6 +26,8 @@ class KubeletSettings:
     token_refresh_fraction: float = 0.8
     #: Caps every pod's grace period when the runner itself stops (None: the pod's own).
     stop_grace: float | None = None
+    #: The least time SIGTERM gets before SIGKILL, whatever the grace period says.
+    minimum_grace: float = 2.0
     #: Added to every container's environment before its own env (e.g. PYTHONUNBUFFERED).
     base_env: Mapping[str, str] = field(default_factory=dict)
     #: Timeout of one API call.
