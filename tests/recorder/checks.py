@@ -59,7 +59,10 @@ def assert_info_matches(info: Path, storage: Path, files: list[Path]) -> list[di
 
 
 def assert_starts_at_zero(result: FileProbe) -> None:
-    assert 0 <= result.start <= FRAME, (result.path, result.start)
-    if "video" in result.tracks:
-        # The first keyframe is shown after the B-frame reordering delay (2 frames here).
-        assert 0 <= result.video.start <= 3 * FRAME, (result.path, result.video.start)
+    """Timestamps begin at 0: the first keyframe is decoded at 0 (its DTS) and the file shows
+    its first picture or sound within the B-frame reordering delay (2 frames here)."""
+    first_dts = min(t.first_dts for t in result.tracks.values() if t.first_dts is not None)
+    assert abs(first_dts) <= 0.001, (result.path, first_dts)
+    main = result.tracks.get("video") or result.tracks["audio"]
+    assert main.first_dts is not None and abs(main.first_dts) <= 0.001, (result.path, main)
+    assert 0 <= result.start <= 3 * FRAME, (result.path, result.start)

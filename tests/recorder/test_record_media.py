@@ -18,6 +18,7 @@ from recording_operator.local.publisher import Publisher
 
 from .checks import assert_info_matches, assert_plays, assert_starts_at_zero, read_info
 from .harness import AUDIO_FRAME, FRAME, GOP, Recorder, iter_pairs, job, wait_for
+from .probe import probe
 
 pytestmark = pytest.mark.media
 
@@ -230,3 +231,45 @@ def test_track_selection_by_kind_and_a_missing_track(
     assert only_video.stop() == 0
     (path,) = only_video.finished_files()
     assert_plays(path, kinds=("video",))
+
+
+def _limit_file_size() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+
+@pytest.mark.timeout(60)
+def test_storage_that_cannot_take_more_is_an_error_with_the_reason(
+    tmp_path: Path, media_server: MediaServer, publish: Callable[..., Publisher],
+    stream_name: str,
+) -> None:
+    publish(stream_name)
+    spec = job(stream_name, media_server.rtmp_url("app", stream_name))
+    recorder = Recorder(spec, tmp_path / "rec", preexec=_limit_file_size).start()
+    assert recorder.wait(30) == 1, recorder.log()
+    assert "the file is larger than the storage allows" in recorder.log()
+    (temp,) = recorder.temp_files()
+    # What was written before the failure still plays; only the packet cut off by the full
+    # storage is incomplete.
+    result = probe(temp)
+    assert result.video.first_is_key and result.video.frames >= 25
+    assert len(result.errors) <= 1, result.errors
+
+
+@pytest.mark.timeout(60)
+def test_srt_source_through_the_ffmpeg_relay(
+    tmp_path: Path, clip: Path, publishers: list[Publisher],
+) -> None:
+    from recording_operator.local.mediaserver import free_port
+
+    port = free_port()
+    publisher = Publisher.clip(clip, f"srt://127.0.0.1:{port}?mode=listener")
+    publishers.append(publisher.start())
+    spec = job("srt", f"srt://127.0.0.1:{port}", intervalMs=2000, filePath="${Sequence}.mp4")
+    with Recorder(spec, tmp_path / "rec") as recorder:
+        recorder.wait_files(2, timeout=30)
+        assert recorder.stop() == 0
+    for path in recorder.finished_files():
+        result = assert_plays(path)
+        assert_starts_at_zero(result)

@@ -152,6 +152,7 @@ def describe_os_error(exc: OSError, where: Path | str) -> str:
         errno.EPERM: "the storage is not writable (operation not permitted)",
         errno.EROFS: "the storage is mounted read-only",
         errno.ENAMETOOLONG: "the file name is too long",
+        errno.EFBIG: "the file is larger than the storage allows",
     }
     reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
     return f"cannot write {where}: {reason}"

@@ -15,6 +15,7 @@ a stalled source is noticed after the source's read timeout.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -217,6 +218,25 @@ class Recorder:
         interleaver = Interleaver(len(selection.tracks), self.settings.interleave_wait_us)
         order = itertools.count()
         timeline, adts, stop = self.timeline, self._adts, self.stop
+        # Before the first keyframe anchors the session, other tracks' packets wait here: in an
+        # MPEG-TS source audio runs ahead of video, so packets that belong after the keyframe
+        # can arrive before it.
+        early: collections.deque[tuple[int, Any, int, int | None, bool]] = collections.deque(
+            maxlen=512)
+
+        def ingest(slot: int, pkt: Any, dts: int, pts: int | None, key: bool) -> None:
+            conv = converters[slot]
+            dts_us = conv.us(dts)
+            duration = pkt.duration
+            dur_us = conv.us(duration) if duration else 0
+            offset = timeline.map(slot, dts_us, dur_us)
+            if offset is None:
+                return
+            pts_us = conv.us(pts) if pts is not None else dts_us
+            sample = Sample(dts_us + offset, next(order), slot, pts_us + offset, dur_us, key, pkt)
+            for ready in interleaver.push(sample):
+                self._emit(ready)
+
         dropped = True
         reason = "the stream ended"
         try:
@@ -233,25 +253,18 @@ class Recorder:
                 slot = slots.get(packet.stream.index)
                 if slot is None:
                     continue
-                conv = converters[slot]
                 key = every_packet_is_key or packet.is_keyframe
-                if not timeline.anchored:
-                    if slot != default or not key:
-                        continue
-                    timeline.anchor(conv.us(dts))
                 packets = adts[slot].filter(packet) if slot in adts else (packet,)
                 for pkt in packets:
-                    dts_us = conv.us(dts)
-                    pts_us = conv.us(pts) if pts is not None else dts_us
-                    duration = pkt.duration
-                    dur_us = conv.us(duration) if duration else 0
-                    offset = timeline.map(slot, dts_us, dur_us)
-                    if offset is None:
-                        continue
-                    sample = Sample(dts_us + offset, next(order), slot, pts_us + offset,
-                                    dur_us, key, pkt)
-                    for ready in interleaver.push(sample):
-                        self._emit(ready)
+                    if not timeline.anchored:
+                        if slot != default or not key:
+                            early.append((slot, pkt, dts, pts, key))
+                            continue
+                        timeline.anchor(converters[slot].us(dts))
+                        for held in early:
+                            ingest(*held)
+                        early.clear()
+                    ingest(slot, pkt, dts, pts, key)
         except SourceUnavailable as exc:
             reason = str(exc)
         for ready in interleaver.drain():

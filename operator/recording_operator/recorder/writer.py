@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 _STORAGE_ERRNOS = frozenset({
     errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT,
-    errno.ENAMETOOLONG, errno.EIO, errno.ENOTDIR, errno.EISDIR,
+    errno.ENAMETOOLONG, errno.EIO, errno.ENOTDIR, errno.EISDIR, errno.EFBIG,
 })
 
 

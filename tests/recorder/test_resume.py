@@ -1,0 +1,45 @@
+"""What a restarted recorder continues from."""
+
+from __future__ import annotations
+
+from recording_operator.model.recording import RecordingStatus
+from recording_operator.recorder.infofile import InfoEntry
+from recording_operator.recorder.resume import plan_resume
+
+
+def status(**fields: object) -> RecordingStatus:
+    return RecordingStatus.model_validate(fields)
+
+
+def info(sequence: int, tx: str = "TX") -> InfoEntry:
+    return InfoEntry(tx, "id", "", "v", "a", "s", f"{sequence}.ts", 1, 1, sequence, False,
+                     "t", "t", "t")
+
+
+def test_a_fresh_recording_starts_at_sequence_zero() -> None:
+    resume = plan_resume(None, "TX", [])
+    assert (resume.next_sequence, resume.total_bytes, resume.orphan) == (0, 0, None)
+
+
+def test_after_a_clean_drop_the_next_sequence_follows() -> None:
+    resume = plan_resume(status(recorder={"state": "stopped"}, sequence=2,
+                                totalRecordBytes=300, totalRecordTime=9000), "TX", [])
+    assert (resume.next_sequence, resume.total_bytes, resume.total_time_ms) == (3, 300, 9000)
+    assert resume.orphan is None
+
+
+def test_a_crash_mid_file_leaves_an_orphan_and_its_partial_figures_are_taken_back() -> None:
+    resume = plan_resume(status(
+        recorder={"state": "recording"}, sequence=4, outputFilePath="TX_4.recording.ts",
+        startTime="2026-01-01T00:00:00.000+00:00", recordBytes=50, recordTime=2000,
+        totalRecordBytes=450, totalRecordTime=18000,
+    ), "TX", [])
+    assert resume.next_sequence == 5
+    assert (resume.total_bytes, resume.total_time_ms) == (400, 16000)
+    assert resume.orphan is not None and resume.orphan.sequence == 4
+
+
+def test_the_info_file_wins_when_it_is_ahead_of_the_status() -> None:
+    resume = plan_resume(status(recorder={"state": "recording"}, sequence=1), "TX",
+                         [info(0), info(1), info(2), info(7, tx="OTHER")])
+    assert resume.next_sequence == 3
