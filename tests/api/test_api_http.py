@@ -96,6 +96,7 @@ def test_answers_carry_cors_and_json_headers(shared_api: Api) -> None:
         ("POST", "/v1/vhosts/default/apps/app:startrecord"),
         ("POST", "/v1/vhosts/default/apps/app"),
         ("POST", "/v1/vhosts/default/apps/app/startRecord"),
+        ("POST", "/v1/vhosts/default/apps/app:records/"),
         ("GET", "/v1/vhosts/default/apps/app:startRecord"),
         ("GET", "/v1/vhosts/default/apps/app:stopRecord"),
         ("PUT", "/v1/vhosts/default/apps/app:records"),

@@ -55,6 +55,8 @@ def create_app(settings: Settings, store: RecordingStore | None = None) -> FastA
         redoc_url=None,
         openapi_url=OPENAPI_PATH,
         lifespan=lifespan,
+        # "…:records/" is not a resource of ours: a 404, not a redirect
+        redirect_slashes=False,
     )
     app.state.settings = settings
     install_error_handlers(app)

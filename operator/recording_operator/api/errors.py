@@ -53,7 +53,8 @@ def error_response(error: ApiError) -> JSONResponse:
 
 
 def not_found(request: Request) -> ApiError:
-    return ApiError(404, f"Could not find the resource: {request.method} {request.url.path}")
+    # the raw path: request.url would read a leading "//" as a host name
+    return ApiError(404, f"Could not find the resource: {request.method} {request.scope['path']}")
 
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
@@ -75,7 +76,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error serving %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unexpected error serving %s %s", request.method, request.scope["path"],
+              exc_info=exc)
     return error_response(ApiError(500, "Internal server error"))
 
 
