@@ -3,6 +3,8 @@ restarts as its restartPolicy says."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.kubelet import KubeletThread
 
+from .conftest import FAST, force_delete_pods
 from .support import (
     WAIT_FOR_GATE,
     Obj,
@@ -154,3 +157,26 @@ def test_init_containers_run_first_in_order(controlplane: ControlPlane, namespac
     assert pod["status"]["phase"] == "Succeeded", pod["status"]
     inits = pod["status"]["initContainerStatuses"]
     assert [s["state"]["terminated"]["reason"] for s in inits] == ["Completed", "Completed"]
+
+
+def test_the_watch_resumes_without_missing_pods(controlplane: ControlPlane, namespace: str,
+                                                kubelet_kubeconfig: Path, tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """Each watch request ends after a second here; pods made in between are still run."""
+    caplog.set_level(logging.DEBUG, logger="recording_operator.local.kubelet.runner")
+    settings = replace(FAST, watch_timeout_seconds=1)
+
+    def resumptions() -> int:
+        return sum("pod watch" in r.getMessage() and "from resourceVersion" in r.getMessage()
+                   for r in caplog.records)
+
+    with KubeletThread(kubelet_kubeconfig, tmp_path / "data", node_name=f"w-{namespace}",
+                       namespaces=[namespace], settings=settings):
+        for round_ in range(3):
+            before = resumptions()
+            wait_for(lambda b=before: resumptions() > b, 10, "the watch to resume")
+            make_pod(controlplane, namespace, f"p{round_}", [container("pass")],
+                     restartPolicy="Never")
+        for round_ in range(3):
+            wait_phase(controlplane, namespace, f"p{round_}", "Succeeded")
+    force_delete_pods(controlplane, namespace)

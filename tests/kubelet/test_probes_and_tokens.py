@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from recording_operator.local.controlplane import ControlPlane
-from recording_operator.local.kubelet import KubeletSettings, KubeletThread
+from recording_operator.local.kubelet import KubeletThread
 
 from .conftest import FAST, force_delete_pods
 from .support import (
@@ -80,7 +81,7 @@ def test_tokens_are_refreshed_before_they_expire(controlplane: ControlPlane, nam
                                                  kubelet_kubeconfig: Path,
                                                  tmp_path: Path) -> None:
     # 0.05% of the 3607 s lifetime asked for: a refresh about every 2 s.
-    settings = KubeletSettings(**{**FAST.__dict__, "token_refresh_fraction": 0.0005})
+    settings = replace(FAST, token_refresh_fraction=0.0005)
     data = tmp_path / "data"
     with KubeletThread(kubelet_kubeconfig, data, node_name=f"tok-{namespace}",
                        namespaces=[namespace], settings=settings):

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 Obj = dict[str, Any]
+#: What a lost connection or a stalled server raises; all of it becomes ApiError(0).
+_TRANSPORT = (TimeoutError, OSError, aiohttp.ClientError)
 
 
 class ApiError(Exception):
@@ -70,13 +72,15 @@ class Api:
                 _preload_content=False,
                 _request_timeout=within or self.timeout,
             )
-        except (OSError, TimeoutError) as exc:
+        except _TRANSPORT as exc:
             raise ApiError(0, f"{method} {path}: {exc!r}") from exc
         except ApiException as exc:  # raised by the client for some transport errors
             raise ApiError(exc.status or 0, str(exc.reason)) from exc
         try:
             raw = await response.read()
             status = response.status
+        except _TRANSPORT as exc:
+            raise ApiError(0, f"{method} {path}: {exc!r}") from exc
         finally:
             response.release()
         data = _decode(raw)
@@ -108,7 +112,7 @@ class Api:
                 _request_timeout=aiohttp.ClientTimeout(
                     sock_connect=self.timeout, sock_read=timeout_seconds + 30),
             )
-        except (OSError, TimeoutError) as exc:
+        except _TRANSPORT as exc:
             raise ApiError(0, f"watch {path}: {exc!r}") from exc
         try:
             if response.status == 410:
@@ -116,7 +120,10 @@ class Api:
             if not 200 <= response.status < 300:
                 raise ApiError(response.status, f"watch {path}", _decode(await response.read()))
             while True:
-                line = await response.content.readline()
+                try:
+                    line = await response.content.readline()
+                except _TRANSPORT as exc:
+                    raise ApiError(0, f"watch {path}: {exc!r}") from exc
                 if not line:
                     return
                 event = _decode(line)

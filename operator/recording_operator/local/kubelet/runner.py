@@ -164,7 +164,10 @@ class LocalKubelet:
                 for pod in current.values():
                     self._on_pod(pod)
                 while True:
-                    async for event in self._api.watch(self._pods_path(scope), version):
+                    log.debug("pod watch %s from resourceVersion %s", scope or "*", version)
+                    async for event in self._api.watch(
+                            self._pods_path(scope), version,
+                            timeout_seconds=self.settings.watch_timeout_seconds):
                         failures = 0
                         pod = event.get("object") or {}
                         meta = pod.get("metadata") or {}
@@ -181,9 +184,9 @@ class LocalKubelet:
                 log.info("pod watch %s: resourceVersion %s expired, listing again",
                          scope or "*", version)
                 listed = None
-            except ApiError as exc:
+            except Exception as exc:  # the watch must outlive any one failure
                 failures += 1
-                log.warning("pod watch %s failed (%s), retrying", scope or "*", exc)
+                log.warning("pod watch %s failed (%r), retrying", scope or "*", exc)
                 await asyncio.sleep(min(0.5 * 2 ** failures, 10.0))
                 # A few failures resume the watch; more start over from a fresh list.
                 listed = None if failures > 3 else list(known.values())

@@ -32,6 +32,9 @@ class KubeletSettings:
     base_env: Mapping[str, str] = field(default_factory=dict)
     #: Timeout of one API call.
     request_timeout: float = 30.0
+    #: How long the server keeps one watch request open; the watch then resumes from the
+    #: last resourceVersion seen.
+    watch_timeout_seconds: int = 290
 
 
 class Backoff:
