@@ -44,7 +44,8 @@ What a pod gets, and how that differs from a real node:
 - Probes: readiness and liveness with httpGet, tcpSocket and exec (see :mod:`.probes`); without
   a readiness probe a container is ready once running. startupProbe and grpc are not run.
 - Deletion: SIGTERM to the process group, the grace period (deletionGracePeriodSeconds, else
-  terminationGracePeriodSeconds), SIGKILL, the final status, then the Pod is deleted with
+  terminationGracePeriodSeconds; at least 2 s, as a kubelet, so even a force deletion lets the
+  process hear SIGTERM), SIGKILL, the final status, then the Pod is deleted with
   gracePeriodSeconds=0 and a uid precondition. emptyDir and token files go with the pod; logs
   stay in ``<data>/pods/<namespace>_<name>_<uid>/<container>.log`` (stdout and stderr, appended
   across restarts).
@@ -52,7 +53,13 @@ What a pod gets, and how that differs from a real node:
   (reason Terminated) or Succeeded, and marks the node NotReady. A runner starting on a node
   whose pods ran before has no processes to adopt: their containers count as ended
   (ContainerStatusUnknown) and the restart policy decides (Never: Failed; else restart).
-- ConfigMap and Secret volumes are written once per pod start, not updated.
+- ConfigMap and Secret volumes are written once per pod start, not updated. No Events are
+  posted, and there is no exec/attach/logs endpoint (read the log files instead).
+
+Use: ``async with LocalKubelet(kubeconfig, data_dir): ...`` inside an asyncio program, or
+``KubeletThread(kubeconfig, data_dir).start()`` / ``.stop()`` from plain code. The kubeconfig
+should be a ServiceAccount's bound to the ``kubelet`` rules of
+charts/recording-operator/files/rbac.yaml (cluster-wide).
 """
 
 from .runner import LocalKubelet
