@@ -379,16 +379,29 @@ class ControlPlane:
                     names.append(doc["metadata"]["name"])
         deadline = time.monotonic() + timeout
         for name in names:
-            while True:
-                crd = self.request(
-                    "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-                conditions = (crd.get("status") or {}).get("conditions") or []
-                if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                    break
+            while not self._crd_serves(name):
                 if time.monotonic() > deadline:
-                    raise ControlPlaneError(f"CRD {name} not Established after {timeout}s")
+                    raise ControlPlaneError(f"CRD {name} not served after {timeout}s")
                 time.sleep(0.1)
         return names
+
+    def _crd_serves(self, name: str) -> bool:
+        """Established, and a LIST answers: right after Established the API server may still
+        answer 429/404 for a moment, which would fail the first test that uses the resource."""
+        crd = self.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        conditions = (crd.get("status") or {}).get("conditions") or []
+        if not any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+            return False
+        spec = crd["spec"]
+        version = next(v["name"] for v in spec["versions"] if v.get("served"))
+        try:
+            plural = spec["names"]["plural"]
+            self.request("GET", f"/apis/{spec['group']}/{version}/{plural}?limit=1")
+        except ApiError as exc:
+            if exc.status in (404, 429, 503):
+                return False
+            raise
+        return True
 
     def create_namespace(self, name: str) -> None:
         try:
