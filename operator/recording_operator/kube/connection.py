@@ -29,7 +29,8 @@ async def connect(target: KubeTarget | None = None) -> client.ApiClient:
     if target.url:
         configuration.host = target.url
         if target.token:
-            configuration.api_key = {"authorization": f"Bearer {target.token}"}
+            configuration.api_key = {"BearerToken": target.token}
+            configuration.api_key_prefix = {"BearerToken": "Bearer"}
         configuration.verify_ssl = not target.insecure
     elif target.kubeconfig or os.environ.get("KUBECONFIG"):
         await config.load_kube_config(
