@@ -1,0 +1,219 @@
+"""The chart's own Deployments run on the local virtual kubelet: the operator and the API start
+from the rendered command, config volume, token Secret and ServiceAccount tokens (the chart's
+RBAC, nothing more), and one real recording goes end to end through the installed API:
+startRecord → Recording → recorder pod (made by the chart-run operator, under the chart's
+recorder account) → files on the chart's claim → stopRecord.
+
+Where this differs from a cluster: the kubelet runs the commands as local processes on the host
+network (so the ports come from free ones), the claim is a directory, and images, security
+contexts and resources are not enforced (the render tests check those)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+import secrets
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from recording_operator.local.controlplane import ApiError, ControlPlane, free_port
+from recording_operator.local.kubelet import KubeletSettings, KubeletThread
+from recording_operator.local.mediaserver import MediaServer
+from recording_operator.local.publisher import Publisher, make_clip
+
+from .helm import Release, install, uninstall
+
+pytestmark = [pytest.mark.e2e, pytest.mark.controlplane, pytest.mark.media,
+              pytest.mark.timeout(240)]
+T = TypeVar("T")
+STAMP = r"\d{14}"
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str,
+             explain: Callable[[], str] = lambda: "") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{explain()}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MediaServer, str]]:
+    """nginx-rtmp with a looping H.264+AAC clip published as app/<stream>."""
+    work = tmp_path_factory.mktemp("chart-media")
+    clip = make_clip(work / "clip.mp4", seconds=4, fps=25, gop_frames=25)
+    stream = f"chart{secrets.token_hex(3)}"
+    with MediaServer.start(apps=["app"], workdir=work / "nginx") as server:
+        publisher = Publisher.clip(clip, server.rtmp_url("app", stream)).start()
+        try:
+            server.wait_live("app", stream, timeout=20)
+            yield server, stream
+        finally:
+            publisher.stop()
+
+
+class Installed:
+    """The release, the kubelet running its pods, and the ports its processes listen on."""
+
+    def __init__(self, plane: ControlPlane, release: Release, kubelet_data: Path,
+                 ports: dict[str, int]) -> None:
+        self.plane = plane
+        self.release = release
+        self.kubelet_data = kubelet_data
+        self.ports = ports
+
+    @property
+    def namespace(self) -> str:
+        return self.release.namespace
+
+    def logs(self) -> dict[str, str]:
+        """Every container log the kubelet kept, by ``<pod>/<container>``."""
+        out = {}
+        for log in sorted((self.kubelet_data / "pods").glob(f"{self.namespace}_*/*.log")):
+            pod = log.parent.name.split("_")[1]
+            out[f"{pod}/{log.stem}"] = log.read_text(errors="replace")
+        return out
+
+    def explain(self) -> str:
+        return "\n".join(f"--- {name}\n{text[-3000:]}" for name, text in self.logs().items())
+
+    def available(self, component: str) -> bool:
+        name = f"{self.release.fullname}-{component}"
+        deployment = self.plane.request(
+            "GET", f"/apis/apps/v1/namespaces/{self.namespace}/deployments/{name}")
+        status = deployment.get("status") or {}
+        return bool(status.get("availableReplicas", 0) >= deployment["spec"]["replicas"]
+                    and status.get("updatedReplicas", 0) >= deployment["spec"]["replicas"])
+
+    def token(self) -> str:
+        """As NOTES.txt tells: the Secret's ``token``, base64-decoded."""
+        secret = self.release.one("Secret")["metadata"]["name"]
+        data = self.plane.request(
+            "GET", f"/api/v1/namespaces/{self.namespace}/secrets/{secret}")["data"]
+        return base64.b64decode(data["token"]).decode()
+
+    def claim_dir(self) -> Path:
+        claim = self.release.one("PersistentVolumeClaim")["metadata"]["name"]
+        return self.kubelet_data / "pvc" / self.namespace / claim
+
+
+@pytest.fixture(scope="module")
+def installed(controlplane: ControlPlane, rbac_rules: dict[str, list[dict[str, Any]]],
+              media: tuple[MediaServer, str],
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    server, _ = media
+    namespace = f"chart-e2e-{secrets.token_hex(3)}"
+    controlplane.create_namespace(namespace)
+    ports = {"api": free_port(), "liveness": free_port(), "metrics": free_port()}
+    values = {
+        # On the host network of the local kubelet every replica would want the same port.
+        "api": {"replicaCount": 1, "port": ports["api"],
+                "readinessProbe": {"initialDelaySeconds": 0, "periodSeconds": 1}},
+        "operator": {"livenessPort": ports["liveness"], "metrics": {"port": ports["metrics"]},
+                     "logFormat": "plain", "restartBackoff": 1, "stopTimeout": 20,
+                     "livenessProbe": {"initialDelaySeconds": 5, "periodSeconds": 5}},
+        "persistence": {"enabled": True},
+        "recorder": {"terminationGracePeriodSeconds": 10},
+        "config": {"vhosts": {"default": {"apps": {"app": {
+            "source": server.source_template()}}}}},
+    }
+    release = install(controlplane.admin_kubeconfig, namespace, "rec", values)
+    kubelet_kubeconfig = controlplane.service_account_kubeconfig(
+        "kube-system", f"kubelet-{namespace}", rbac_rules["kubelet"], cluster_wide=True)
+    data = tmp_path_factory.mktemp("chart-kubelet")
+    kubelet = KubeletThread(
+        kubelet_kubeconfig, data, node_name=f"node-{namespace}", namespaces=[namespace],
+        settings=KubeletSettings(base_env={"PYTHONUNBUFFERED": "1"}, backoff_initial=1.0,
+                                 stop_grace=10.0)).start()
+    state = Installed(controlplane, release, data, ports)
+    try:
+        for component in ("operator", "api"):
+            wait_for(lambda c=component: state.available(c), 90,  # type: ignore[misc]
+                     f"the chart's {component} Deployment to be available", state.explain)
+        yield state
+    finally:
+        uninstall(controlplane.admin_kubeconfig, namespace, "rec")
+        kubelet.stop(timeout=60)
+        pods = controlplane.request("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
+        for pod in pods:
+            with contextlib.suppress(ApiError):
+                controlplane.request(
+                    "DELETE", f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}",
+                    {"gracePeriodSeconds": 0})
+        controlplane.delete_namespace(namespace)
+
+
+def test_chart_pods_serve_their_probe_and_metrics_endpoints(installed: Installed) -> None:
+    with urllib.request.urlopen(
+            f"http://127.0.0.1:{installed.ports['liveness']}/healthz", timeout=5) as answer:
+        assert answer.status == 200
+    with urllib.request.urlopen(
+            f"http://127.0.0.1:{installed.ports['metrics']}/metrics", timeout=5) as answer:
+        assert b"# TYPE" in answer.read()
+    with urllib.request.urlopen(
+            f"http://127.0.0.1:{installed.ports['api']}/healthz", timeout=5) as answer:
+        assert answer.status == 200
+    pods = installed.plane.request(
+        "GET", f"/api/v1/namespaces/{installed.namespace}/pods")["items"]
+    accounts = {p["metadata"]["labels"].get("app.kubernetes.io/component"):
+                p["spec"]["serviceAccountName"] for p in pods}
+    assert accounts == {"operator": "rec-recording-operator-operator",
+                        "api": "rec-recording-operator-api"}
+
+
+def test_a_recording_end_to_end_through_the_installed_api(
+    installed: Installed, media: tuple[MediaServer, str]
+) -> None:
+    _, stream = media
+    token = installed.token()
+    auth = base64.b64encode(token.encode()).decode()
+    client = httpx.Client(base_url=f"http://127.0.0.1:{installed.ports['api']}/v1",
+                          headers={"Authorization": f"Basic {auth}"}, timeout=10)
+    app = "/vhosts/default/apps/app"
+
+    def task(record_id: str) -> dict[str, Any] | None:
+        answer = client.post(f"{app}:records", json={"id": record_id})
+        assert answer.status_code == 200, answer.text
+        tasks: list[dict[str, Any]] = answer.json()["response"]
+        return tasks[0] if tasks else None
+
+    refused = httpx.post(f"http://127.0.0.1:{installed.ports['api']}/v1{app}:records",
+                         headers={"Authorization": "Basic " + base64.b64encode(b"x").decode()})
+    assert refused.status_code == 401
+    started = client.post(f"{app}:startRecord",
+                          json={"id": "chart-e2e", "stream": {"name": stream}, "interval": 2000})
+    assert started.status_code == 200, started.text
+    recording = wait_for(
+        lambda: (t := task("chart-e2e")) and t["state"] == "recording"
+        and t.get("sequence", 0) >= 1 and t,
+        60, "the task to record and finish its first file", installed.explain)
+    assert recording["totalRecordBytes"] > 0
+    stopped = client.post(f"{app}:stopRecord", json={"id": "chart-e2e"})
+    assert stopped.status_code == 200, stopped.text
+    wait_for(lambda: task("chart-e2e") is None, 60, "the task to leave the list",
+             installed.explain)
+
+    files = sorted(p.name for p in installed.claim_dir().iterdir())
+    media_files = [f for f in files
+                   if re.fullmatch(rf"[A-Za-z0-9]{{16}}_default_app_{stream}_{STAMP}_{STAMP}\.ts",
+                                   f)]
+    assert len(media_files) >= 2, files
+    assert any(f.endswith(f"_default_app_{stream}.xml") for f in files), files
+    assert all((installed.claim_dir() / f).stat().st_size > 0 for f in media_files)
+
+    logs = installed.logs()
+    assert any(name.endswith("/recorder") for name in logs), f"no recorder ran: {sorted(logs)}"
+    for name, text in logs.items():
+        assert not re.search(r"\b403\b|forbidden", text, re.IGNORECASE), (
+            f"{name} met a call its RBAC does not allow:\n{text[-3000:]}")
