@@ -26,9 +26,12 @@ lint: venv
 
 venv: $(STAMP)
 
+# helm-sdkpy (a dev extra) declares Python >= 3.12 but works on 3.11: installed first with
+# --ignore-requires-python, the dev extras then find it satisfied.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --ignore-requires-python "$$(grep -o 'helm-sdkpy[^"]*' pyproject.toml)"
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
