@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from recording_operator.local.controlplane import ControlPlane
+from recording_operator.local.mediaserver import MediaServer
+from recording_operator.local.publisher import Publisher, make_clip
 
 SERVICE_MONITOR_CRD = {
     # A stand-in for the Prometheus Operator's CRD (not ours to ship): enough for the API
@@ -56,3 +58,18 @@ def service_monitor_crd(controlplane: ControlPlane) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("the ServiceMonitor CRD did not become Established")
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MediaServer, str]]:
+    """nginx-rtmp with a looping H.264+AAC clip published as app/<stream>."""
+    work = tmp_path_factory.mktemp("chart-media")
+    clip = make_clip(work / "clip.mp4", seconds=4, fps=25, gop_frames=25)
+    stream = f"chart{secrets.token_hex(3)}"
+    with MediaServer.start(apps=["app"], workdir=work / "nginx") as server:
+        publisher = Publisher.clip(clip, server.rtmp_url("app", stream)).start()
+        try:
+            server.wait_live("app", stream, timeout=20)
+            yield server, stream
+        finally:
+            publisher.stop()

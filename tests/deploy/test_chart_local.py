@@ -26,7 +26,6 @@ import pytest
 from recording_operator.local.controlplane import ApiError, ControlPlane, free_port
 from recording_operator.local.kubelet import KubeletSettings, KubeletThread
 from recording_operator.local.mediaserver import MediaServer
-from recording_operator.local.publisher import Publisher, make_clip
 
 from .helm import Release, install, uninstall
 
@@ -46,21 +45,6 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{explain()}")
         time.sleep(0.2)
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MediaServer, str]]:
-    """nginx-rtmp with a looping H.264+AAC clip published as app/<stream>."""
-    work = tmp_path_factory.mktemp("chart-media")
-    clip = make_clip(work / "clip.mp4", seconds=4, fps=25, gop_frames=25)
-    stream = f"chart{secrets.token_hex(3)}"
-    with MediaServer.start(apps=["app"], workdir=work / "nginx") as server:
-        publisher = Publisher.clip(clip, server.rtmp_url("app", stream)).start()
-        try:
-            server.wait_live("app", stream, timeout=20)
-            yield server, stream
-        finally:
-            publisher.stop()
 
 
 class Installed:
