@@ -14,11 +14,12 @@ import base64
 import contextlib
 import re
 import secrets
-import time
+import subprocess
+import sys
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -27,39 +28,54 @@ from recording_operator.local.controlplane import ApiError, ControlPlane, free_p
 from recording_operator.local.kubelet import KubeletSettings, KubeletThread
 from recording_operator.local.mediaserver import MediaServer
 
+from . import scenarios
 from .helm import Release, install, uninstall
+from .scenarios import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.controlplane, pytest.mark.media,
               pytest.mark.timeout(240)]
-T = TypeVar("T")
-STAMP = r"\d{14}"
-
-
-def wait_for(condition: Callable[[], T], timeout: float, what: str,
-             explain: Callable[[], str] = lambda: "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{explain()}")
-        time.sleep(0.2)
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
 
 
 class Installed:
-    """The release, the kubelet running its pods, and the ports its processes listen on."""
+    """The release, the kubelet running its pods, and the ports its processes listen on; a
+    :class:`scenarios.Cluster`."""
 
     def __init__(self, plane: ControlPlane, release: Release, kubelet_data: Path,
-                 ports: dict[str, int]) -> None:
+                 ports: dict[str, int], stream: str) -> None:
         self.plane = plane
         self.release = release
         self.kubelet_data = kubelet_data
         self.ports = ports
+        self.stream = stream
+        self.namespace = release.namespace
 
-    @property
-    def namespace(self) -> str:
-        return self.release.namespace
+    def api(self) -> httpx.Client:
+        auth = base64.b64encode(self.token().encode()).decode()
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.ports['api']}/v1",
+                            headers={"Authorization": f"Basic {auth}"}, timeout=10)
+
+    def files(self) -> dict[str, int]:
+        root = self.claim_dir()
+        return {str(p.relative_to(root)): p.stat().st_size
+                for p in root.rglob("*") if p.is_file()} if root.is_dir() else {}
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([KUBECTL, f"--kubeconfig={self.plane.admin_kubeconfig}", *args],
+                              input=stdin, capture_output=True, text=True, timeout=60)
+
+    def operator_pods(self) -> list[str]:
+        pods = self.plane.request(
+            "GET", f"/api/v1/namespaces/{self.namespace}/pods?labelSelector="
+            "app.kubernetes.io%2Fcomponent%3Doperator")["items"]
+        return [p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+    def restart_operator(self) -> None:
+        """(The operator-restart scenario runs on kind; the embedded e2e tests cover it here.)"""
+        [old] = self.operator_pods()
+        self.plane.request("DELETE", f"/api/v1/namespaces/{self.namespace}/pods/{old}")
+        wait_for(lambda: (pods := self.operator_pods()) and old not in pods
+                 and self.available("operator"), 60, "a new operator pod", self.explain)
 
     def logs(self) -> dict[str, str]:
         """Every container log the kubelet kept, by ``<pod>/<container>``."""
@@ -96,7 +112,7 @@ class Installed:
 def installed(controlplane: ControlPlane, rbac_rules: dict[str, list[dict[str, Any]]],
               media: tuple[MediaServer, str],
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
-    server, _ = media
+    server, stream = media
     namespace = f"chart-e2e-{secrets.token_hex(3)}"
     controlplane.create_namespace(namespace)
     ports = {"api": free_port(), "liveness": free_port(), "metrics": free_port()}
@@ -120,7 +136,7 @@ def installed(controlplane: ControlPlane, rbac_rules: dict[str, list[dict[str, A
         kubelet_kubeconfig, data, node_name=f"node-{namespace}", namespaces=[namespace],
         settings=KubeletSettings(base_env={"PYTHONUNBUFFERED": "1"}, backoff_initial=1.0,
                                  stop_grace=10.0)).start()
-    state = Installed(controlplane, release, data, ports)
+    state = Installed(controlplane, release, data, ports, stream)
     try:
         for component in ("operator", "api"):
             wait_for(lambda c=component: state.available(c), 90,  # type: ignore[misc]
@@ -156,48 +172,25 @@ def test_chart_pods_serve_their_probe_and_metrics_endpoints(installed: Installed
                         "api": "rec-recording-operator-api"}
 
 
-def test_a_recording_end_to_end_through_the_installed_api(
-    installed: Installed, media: tuple[MediaServer, str]
-) -> None:
-    _, stream = media
-    token = installed.token()
-    auth = base64.b64encode(token.encode()).decode()
-    client = httpx.Client(base_url=f"http://127.0.0.1:{installed.ports['api']}/v1",
-                          headers={"Authorization": f"Basic {auth}"}, timeout=10)
-    app = "/vhosts/default/apps/app"
-
-    def task(record_id: str) -> dict[str, Any] | None:
-        answer = client.post(f"{app}:records", json={"id": record_id})
-        assert answer.status_code == 200, answer.text
-        tasks: list[dict[str, Any]] = answer.json()["response"]
-        return tasks[0] if tasks else None
-
-    refused = httpx.post(f"http://127.0.0.1:{installed.ports['api']}/v1{app}:records",
-                         headers={"Authorization": "Basic " + base64.b64encode(b"x").decode()})
-    assert refused.status_code == 401
-    started = client.post(f"{app}:startRecord",
-                          json={"id": "chart-e2e", "stream": {"name": stream}, "interval": 2000})
-    assert started.status_code == 200, started.text
-    recording = wait_for(
-        lambda: (t := task("chart-e2e")) and t["state"] == "recording"
-        and t.get("sequence", 0) >= 1 and t,
-        60, "the task to record and finish its first file", installed.explain)
-    assert recording["totalRecordBytes"] > 0
-    stopped = client.post(f"{app}:stopRecord", json={"id": "chart-e2e"})
-    assert stopped.status_code == 200, stopped.text
-    wait_for(lambda: task("chart-e2e") is None, 60, "the task to leave the list",
-             installed.explain)
-
-    files = sorted(p.name for p in installed.claim_dir().iterdir())
-    media_files = [f for f in files
-                   if re.fullmatch(rf"[A-Za-z0-9]{{16}}_default_app_{stream}_{STAMP}_{STAMP}\.ts",
-                                   f)]
-    assert len(media_files) >= 2, files
-    assert any(f.endswith(f"_default_app_{stream}.xml") for f in files), files
-    assert all((installed.claim_dir() / f).stat().st_size > 0 for f in media_files)
-
+def test_interval_recording_through_the_installed_api(installed: Installed) -> None:
+    scenarios.interval_recording(installed, "chart-interval")
     logs = installed.logs()
     assert any(name.endswith("/recorder") for name in logs), f"no recorder ran: {sorted(logs)}"
+
+
+def test_kubectl_made_recording(installed: Installed) -> None:
+    scenarios.kubectl_recording(installed, "chart-kubectl")
+
+
+def test_refusals(installed: Installed) -> None:
+    scenarios.refusals(installed)
+
+
+def test_no_component_met_a_forbidden_call(installed: Installed) -> None:
+    """Runs last in this module: every container log so far is free of RBAC refusals (a
+    refused call that a component survived would otherwise go unnoticed)."""
+    logs = installed.logs()
+    assert {name.rsplit("/", 1)[1] for name in logs} >= {"operator", "api", "recorder"}
     for name, text in logs.items():
         assert not re.search(r"\b403\b|forbidden", text, re.IGNORECASE), (
             f"{name} met a call its RBAC does not allow:\n{text[-3000:]}")
