@@ -36,7 +36,7 @@ class Settings:
     bind_address: str = "0.0.0.0"
     #: How long a stop may take before the pod is force-deleted; None: grace period + 30 s.
     stop_timeout: float | None = None
-    #: How often a stopping Recording checks whether its recorder finished.
+    #: The longest interval between checks of a stopping Recording (they start at 0.25 s).
     stop_poll: float = 2.0
     backoff: Backoff = field(default_factory=Backoff)
     #: Retry delay of a handler that met a transient API error.
