@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: its termination grace period + 30 s)",
     )
     timing.add_argument("--stop-poll", type=_seconds, default=2.0, metavar="SECONDS",
-                        help="how often a stopping Recording is checked (default 2)")
+                        help="longest interval between checks of a stopping Recording; they start "
+                        "at 0.25 s and double up to this (default 2)")
     timing.add_argument("--restart-backoff", type=_seconds, default=5.0, metavar="SECONDS",
                         help="first delay before replacing a failed pod; doubles (default 5)")
     timing.add_argument("--restart-backoff-max", type=_seconds, default=300.0, metavar="SECONDS",
