@@ -12,6 +12,8 @@ from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.mediaserver import MediaServer
 from recording_operator.local.publisher import Publisher, make_clip
 
+from .kube import delete_namespace, wait_namespace_gone
+
 SERVICE_MONITOR_CRD = {
     # A stand-in for the Prometheus Operator's CRD (not ours to ship): enough for the API
     # server to accept the chart's ServiceMonitor.
@@ -36,13 +38,16 @@ def new_namespace(controlplane: ControlPlane) -> Iterator[Callable[[str], str]]:
 
     def make(prefix: str = "rel", exact: bool = False) -> str:
         name = prefix if exact else f"{prefix}-{secrets.token_hex(3)}"
+        if exact:  # an earlier test's namespace of that name may still be terminating
+            delete_namespace(controlplane, name)
+            wait_namespace_gone(controlplane, name)
         controlplane.create_namespace(name)
         made.append(name)
         return name
 
     yield make
     for name in made:
-        controlplane.delete_namespace(name)
+        delete_namespace(controlplane, name)
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import Any
 
-from recording_operator.local.controlplane import ControlPlane
+from recording_operator.local.controlplane import ApiError, ControlPlane
 
 Obj = dict[str, Any]
 
@@ -31,3 +33,33 @@ def object_path(obj: Obj) -> str:
 def read_back(plane: ControlPlane, obj: Obj) -> Obj:
     """The object as the API server stored it (raises ApiError when it is not there)."""
     return plane.request("GET", object_path(obj))
+
+
+def delete_namespace(plane: ControlPlane, name: str) -> None:
+    """Deletes a namespace the way a full cluster would let it go: the local control plane runs
+    no PVC-protection controller, so the claims' ``kubernetes.io/pvc-protection`` finalizers
+    (which would hold the namespace in Terminating forever) are removed first."""
+    with contextlib.suppress(ApiError):
+        claims = plane.request("GET", f"/api/v1/namespaces/{name}/persistentvolumeclaims")
+        for claim in claims["items"]:
+            with contextlib.suppress(ApiError):
+                plane.request(
+                    "PATCH", f"/api/v1/namespaces/{name}/persistentvolumeclaims/"
+                    f"{claim['metadata']['name']}", {"metadata": {"finalizers": None}},
+                    content_type="application/merge-patch+json")
+    plane.delete_namespace(name)
+
+
+def wait_namespace_gone(plane: ControlPlane, name: str, timeout: float = 60.0) -> None:
+    """Until a namespace of that name (maybe still Terminating) no longer exists."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            plane.request("GET", f"/api/v1/namespaces/{name}")
+        except ApiError as exc:
+            if exc.status == 404:
+                return
+            raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"namespace {name} still exists after {timeout}s")
+        time.sleep(0.2)

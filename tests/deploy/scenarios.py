@@ -86,7 +86,8 @@ def ome_files(cluster: Cluster, transaction: str) -> tuple[list[str], list[str]]
     names = cluster.files()
     stream = re.escape(cluster.stream)
     media = sorted(n for n, size in names.items() if size > 0 and re.fullmatch(
-        rf"{transaction}_default_app_{stream}_{STAMP}_{STAMP}\.ts", n))
+        # (_N: the recorder's suffix when two files would get the same name)
+        rf"{transaction}_default_app_{stream}_{STAMP}_{STAMP}(_\d+)?\.ts", n))
     info = [n for n in names if n == f"{transaction}_default_app_{cluster.stream}.xml"]
     return media, info
 

@@ -22,7 +22,7 @@ from recording_operator.model.config import Config, parse_config
 from recording_operator.model.resource import STORAGE_ROOT
 
 from .helm import CHART, FULL_VALUES, ROOT, Release, install, load_yaml, uninstall, upgrade
-from .kube import read_back
+from .kube import delete_namespace, read_back
 
 pytestmark = pytest.mark.controlplane
 Obj = dict[str, Any]
@@ -39,7 +39,7 @@ def release(controlplane: ControlPlane) -> Iterator[Release]:
                         {"persistence": {"enabled": True}})
     yield installed
     uninstall(controlplane.admin_kubeconfig, namespace, "rec")
-    controlplane.delete_namespace(namespace)
+    delete_namespace(controlplane, namespace)
 
 
 def container(deployment: Obj) -> Obj:
@@ -290,6 +290,14 @@ def test_full_example_values_install_with_every_object_accepted(
     studio = new_namespace(values["config"]["vhosts"]["studio"]["apps"]["live"]["namespace"],
                            exact=True)
     release = install(controlplane.admin_kubeconfig, home, "full", values)
+    try:
+        check_full_example(controlplane, release, home, studio)
+    finally:
+        uninstall(controlplane.admin_kubeconfig, home, "full")
+
+
+def check_full_example(controlplane: ControlPlane, release: Release, home: str,
+                       studio: str) -> None:
     for obj in release.objects:
         read_back(controlplane, obj)
     _, config = config_of(release)
@@ -306,7 +314,6 @@ def test_full_example_values_install_with_every_object_accepted(
     assert config.recorder.termination_grace_period_seconds == 45
     assert container(release.deployment("operator"))["args"][-1] == "--retry-delay=5"
     cli_args(release.deployment("operator"))
-    uninstall(controlplane.admin_kubeconfig, home, "full")
 
 
 def test_the_chart_path_exists() -> None:
