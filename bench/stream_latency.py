@@ -1,0 +1,306 @@
+"""Reservation and stop latency, through the embedded stack (control plane, operator, API, the
+local pod runner, nginx-rtmp), as a user sees them: REST calls, an RTMP publish, files on disk.
+
+Each run reserves a task (startRecord for a stream nobody publishes yet), waits until it is
+``ready`` and then a few more seconds, so the recorder is in its steady wait for the stream
+(the wait is randomised: the publish lands at any point of the recorder's retry cycle), then:
+
+* reservation latency: the publisher starts → the first byte of the recording on disk.
+  Goal: < 2 s plus one GOP (the clip has a 1 s GOP: < 3 s);
+* after a few seconds of recording, stop latency: stopRecord → the last file finished (under
+  its final name, no temporary file left) and the task gone from records. Goal: < 3 s.
+
+The stack runs with the operator's default settings, as ``recording-operator dev`` does.
+
+Side by side, the same reservation is timed on the recorder alone (``recording-operator record``
+without Kubernetes), once with its default ``--retry-max`` and once with 1 s, both waiting for
+the same stream at the same time: the recorder polls an absent stream with a capped backoff, and
+that cap decides most of the reservation latency. And the time to open a stream that is already
+live (PyAV, as the recorder opens it) is timed for the recorder's ``analyzeduration`` and a
+shorter one: the recorder learns the stream's tracks before it writes, which is the rest.
+
+    python bench/stream_latency.py          # 5 runs
+    python bench/stream_latency.py --tiny   # 1 run, shorter waits
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: python bench/stream_latency.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from bench.common import (
+    Figure,
+    add_common_arguments,
+    emit,
+    load_average,
+    median,
+    spread,
+    wait_for,
+)
+from recording_operator.local.controlplane import free_port
+from recording_operator.local.mediaserver import MediaServer
+from recording_operator.local.publisher import Publisher, make_clip
+from recording_operator.local.stack import EmbeddedStack, StackOptions
+
+TOKEN = "bench-token"
+FPS = 25
+GOP_SECONDS = 1.0
+GOAL_RESERVATION = 2.0 + GOP_SECONDS
+GOAL_STOP = 3.0
+POLL = 0.01
+#: ``recording-operator record --retry-max``'s default
+DEFAULT_RETRY_MAX = 5.0
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        import base64
+
+        auth = base64.b64encode(TOKEN.encode()).decode()
+        self.client = httpx.Client(base_url=base, timeout=10,
+                                   headers={"Authorization": f"Basic {auth}"})
+
+    def call(self, action: str, body: dict[str, Any]) -> Any:
+        answer = self.client.post(f"/vhosts/default/apps/app:{action}", json=body)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{action}: {answer.status_code} {answer.text}")
+        return answer.json()["response"]
+
+    def task(self, record_id: str) -> dict[str, Any] | None:
+        tasks = self.call("records", {"id": record_id})
+        return tasks[0] if tasks else None
+
+
+def _media_files(directory: Path) -> list[os.DirEntry[str]]:
+    with contextlib.suppress(FileNotFoundError), os.scandir(directory) as entries:
+        return [e for e in entries if e.name.endswith(".ts")]
+    return []
+
+
+def first_byte(directory: Path) -> bool:
+    return any(e.stat().st_size > 0 for e in _media_files(directory))
+
+
+def finished(directory: Path) -> bool:
+    files = _media_files(directory)
+    return bool(files) and not any(".recording." in e.name for e in files)
+
+
+def one_run(stack: EmbeddedStack, api: Api, clip: Path, n: int, hold: float,
+            record_for: float) -> tuple[float, float, float, float]:
+    """(reservation s, stop s, stop: file finished s, stop: task gone s)."""
+    assert stack.media is not None
+    stream = f"bench{n}x{random.randrange(1 << 20):x}"
+    rid = f"latency-{stream}"
+    directory = stack.recordings_dir / stream
+    api.call("startRecord", {"id": rid, "stream": {"name": stream},
+                             "filePath": f"{stream}/${{Sequence}}.ts",
+                             "infoPath": f"{stream}/info.xml"})
+    wait_for(lambda: (api.task(rid) or {}).get("state") == "ready", 30, "the reservation", 0.1)
+    time.sleep(hold)
+    if first_byte(directory):
+        raise RuntimeError("a file appeared before the stream was published")
+
+    publisher = Publisher.clip(clip, stack.media.rtmp_url("app", stream))
+    started = time.monotonic()
+    publisher.start()
+    try:
+        wait_for(lambda: first_byte(directory), 60, "the first byte on disk", POLL)
+        reservation = time.monotonic() - started
+        wait_for(lambda: (api.task(rid) or {}).get("state") == "recording", 30,
+                 "state recording", 0.1)
+        time.sleep(record_for)
+
+        started = time.monotonic()
+        answer = api.call("stopRecord", {"id": rid})
+        if answer["state"] != "stopping":
+            raise RuntimeError(f"stopRecord answered state {answer['state']}")
+        file_done = gone = None
+        deadline = started + 60
+        while (file_done is None or gone is None) and time.monotonic() < deadline:
+            if file_done is None and finished(directory):
+                file_done = time.monotonic() - started
+            if gone is None and api.task(rid) is None:
+                gone = time.monotonic() - started
+            time.sleep(POLL)
+        if file_done is None or gone is None:
+            raise RuntimeError(f"the stop did not complete within 60 s (file finished: "
+                               f"{file_done}, task gone: {gone})")
+    finally:
+        publisher.stop()
+    stop = max(file_done, gone)
+    print(f"  run {n}: reservation {reservation:.2f} s (published {hold:.1f} s after ready); "
+          f"stop {stop:.2f} s (file finished {file_done:.2f} s, task gone {gone:.2f} s); "
+          f"{load_average()}", flush=True)
+    return reservation, stop, file_done, gone
+
+
+def _recorder(workdir: Path, url: str, stream: str, retry_max: float
+              ) -> tuple[subprocess.Popen[bytes], Path]:
+    """Our recorder on its own: no Kubernetes, files under ``workdir/out``."""
+    out = workdir / "out"
+    out.mkdir(parents=True)
+    spec = {"recording": {"namespace": "bench", "name": stream}, "id": stream,
+            "vhost": "default", "app": "app", "stream": stream,
+            "transactionId": "BENCH00000000000", "sourceUrl": url,
+            "filePath": "${Sequence}.ts", "infoPath": "info.xml"}
+    (workdir / "spec.json").write_text(json.dumps(spec))
+    with (workdir / "recorder.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "recording_operator.cli.main", "record", "--no-report",
+             "--spec-file", str(workdir / "spec.json"), "--storage-root", str(out),
+             "--retry-max", f"{retry_max:g}"], stdout=log, stderr=log)
+    return process, out
+
+
+def open_times(workdir: Path, clip: Path, analyze: tuple[int, ...], tries: int
+               ) -> dict[int, list[float]]:
+    """Seconds to open an already-live RTMP stream, by ``analyzeduration`` (µs)."""
+    import av
+
+    results: dict[int, list[float]] = {us: [] for us in analyze}
+    server = MediaServer.start(workdir=workdir / "nginx-open", hls=False)
+    publisher = Publisher.clip(clip, server.rtmp_url("app", "open"))
+    try:
+        publisher.start()
+        server.wait_live("app", "open", timeout=15)
+        for _ in range(tries):
+            for us in analyze:
+                started = time.monotonic()
+                container = av.open(server.rtmp_url("app", "open"), timeout=10,
+                                    options={"rtmp_live": "live", "analyzeduration": str(us)})
+                results[us].append(time.monotonic() - started)
+                container.close()
+    finally:
+        publisher.stop()
+        server.stop()
+    return results
+
+
+def retry_comparison(workdir: Path, clip: Path, runs: int, hold: tuple[float, float],
+                     caps: tuple[float, ...]) -> dict[float, list[float]]:
+    """Reservation latency of the recorder alone, one recorder per retry cap, all waiting for
+    the same stream when it is published."""
+    results: dict[float, list[float]] = {cap: [] for cap in caps}
+    server = MediaServer.start(workdir=workdir / "nginx", hls=False)
+    try:
+        for n in range(runs):
+            stream = f"cmp{n}x{random.randrange(1 << 20):x}"
+            url = server.rtmp_url("app", stream)
+            recorders = {cap: _recorder(workdir / f"{stream}-{cap:g}", url, stream, cap)
+                         for cap in caps}
+            publisher = Publisher.clip(clip, url)
+            try:
+                time.sleep(random.uniform(*hold))
+                started = time.monotonic()
+                publisher.start()
+                pending = set(caps)
+                while pending and time.monotonic() < started + 60:
+                    for cap in list(pending):
+                        if first_byte(recorders[cap][1]):
+                            results[cap].append(time.monotonic() - started)
+                            pending.discard(cap)
+                    time.sleep(POLL)
+                if pending:
+                    raise RuntimeError(f"no file within 60 s with --retry-max {pending}")
+            finally:
+                publisher.stop()
+                for process, _ in recorders.values():
+                    process.send_signal(signal.SIGTERM)
+                for process, _ in recorders.values():
+                    try:
+                        process.wait(15)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+            print("  recorder alone: " + ", ".join(
+                f"--retry-max {cap:g}: {results[cap][-1]:.2f} s" for cap in caps)
+                + f"; {load_average()}", flush=True)
+    finally:
+        server.stop()
+    return results
+
+
+def measure(runs: int, hold: tuple[float, float], record_for: float, workdir: Path,
+            operator_args: list[str]) -> list[Figure]:
+    clip = make_clip(workdir / "clip.mp4", seconds=4, fps=FPS, gop_frames=round(FPS * GOP_SECONDS))
+    options = StackOptions(port=free_port(), rtmp_port=free_port(), access_token=TOKEN,
+                           demo=False, data_dir=workdir / "stack", log_level="warning",
+                           operator_args=operator_args)
+    results = []
+    with contextlib.redirect_stdout(sys.stderr), EmbeddedStack(options) as stack:
+        api = Api(stack.api_url)
+        try:
+            for n in range(runs):
+                results.append(one_run(stack, api, clip, n, random.uniform(*hold), record_for))
+        finally:
+            api.client.close()
+    caps = (DEFAULT_RETRY_MAX, 1.0)
+    compared = retry_comparison(workdir / "alone", clip, runs, hold, caps)
+    from recording_operator.recorder.source import SourceOptions
+
+    analyze = (SourceOptions().analyze_us, 500_000)
+    opened = open_times(workdir, clip, analyze, runs)
+    reservations = [r[0] for r in results]
+    stops = [r[1] for r in results]
+    alone = [
+        Figure(f"reservation, recorder alone, --retry-max {cap:g}"
+               + (" (default)" if cap == DEFAULT_RETRY_MAX else ""),
+               median(compared[cap]), "s", f"< {GOAL_RESERVATION:.0f} s",
+               median(compared[cap]) < GOAL_RESERVATION,
+               f"side by side, one stream; {spread(compared[cap], 's', 2)}", compared[cap])
+        for cap in caps
+    ]
+    alone += [
+        Figure(f"open a live RTMP stream, analyzeduration {us / 1e6:g} s"
+               + (" (recorder's)" if us == analyze[0] else ""),
+               median(opened[us]), "s", "", None,
+               f"PyAV, as the recorder opens it; {spread(opened[us], 's', 2)}", opened[us])
+        for us in analyze
+    ]
+    return [
+        Figure("reservation: publish → first byte on disk", median(reservations), "s",
+               f"< 2 s + 1 GOP ({GOAL_RESERVATION:.0f} s)", median(reservations) < GOAL_RESERVATION,
+               f"published {hold[0]:.0f}-{hold[1]:.0f} s after the task was ready; "
+               f"{spread(reservations, 's', 2)}", reservations),
+        Figure("stop: stopRecord → file finished, task gone", median(stops), "s",
+               f"< {GOAL_STOP:.0f} s", median(stops) < GOAL_STOP,
+               f"file finished {median([r[2] for r in results]):.2f} s, gone from records "
+               f"{median([r[3] for r in results]):.2f} s (medians); {spread(stops, 's', 2)}",
+               stops),
+        *alone,
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser)
+    parser.add_argument("--operator-arg", action="append", default=[],
+                        help="an extra flag for recording-operator run (repeatable)")
+    args = parser.parse_args(argv)
+    runs = args.runs or (1 if args.tiny else 5)
+    hold = (0.5, 1.0) if args.tiny else (8.0, 14.0)
+    record_for = 1.0 if args.tiny else 3.0
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
+        figures = measure(runs, hold, record_for, Path(tmp), args.operator_arg)
+    emit(figures, args.json, f"Stream latency through the embedded stack ({runs} runs, medians)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
