@@ -65,7 +65,7 @@ def test_small_jitter_is_left_alone() -> None:
 
 
 def sample(dts: int, slot: int, order: int) -> Sample:
-    return Sample(dts, order, slot, dts, 10, False, None)
+    return Sample(dts, slot, dts, 10, False, order)
 
 
 def test_interleaver_releases_in_dts_order_once_every_track_caught_up() -> None:

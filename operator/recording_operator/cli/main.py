@@ -24,7 +24,9 @@ ROLES: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that role's module is imported (a recorder pod must not
+    pay, in memory and start-up time, for the modules of the other roles)."""
     parser = argparse.ArgumentParser(
         prog="recording-operator",
         description="Live-stream recording run by Kubernetes.",
@@ -32,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="role", required=True, metavar="COMMAND")
     for role, (module_name, help_text) in ROLES.items():
         role_parser = sub.add_parser(role, help=help_text, description=help_text)
+        if only is not None and role != only:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -44,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_list[0] if args_list and args_list[0] in ROLES else None)
+    args = parser.parse_args(args_list)
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "_run", None)
     if run is None:
         parser.error(f"{args.role} is not available in this build")

@@ -71,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from pydantic import ValidationError
 
-    from ..kube.connection import KubeTarget
     from ..model.resolved import ResolvedRecording
     from ..recorder.errors import SourceRefused
     from ..recorder.main import Reporting, job_problem
@@ -115,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
     reporting = None
     if not args.no_report:
+        from ..kube.connection import KubeTarget
+
         reporting = Reporting(
             namespace=args.namespace or os.environ.get("RECORDING_NAMESPACE")
             or job.recording.namespace,

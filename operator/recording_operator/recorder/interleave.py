@@ -10,28 +10,34 @@ the split keyframe's DTS goes to the old file, every packet after it to the new 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(order=True, slots=True)
 class Sample:
     """One packet on the output clock (microseconds)."""
 
-    dts: int
-    order: int
-    slot: int = field(compare=False)
-    pts: int = field(compare=False)
-    duration: int = field(compare=False)
-    key: bool = field(compare=False)
-    packet: Any = field(compare=False)
+    __slots__ = ("dts", "duration", "key", "packet", "pts", "slot")
+
+    def __init__(
+        self, dts: int, slot: int, pts: int, duration: int, key: bool, packet: Any
+    ) -> None:
+        self.dts = dts
+        self.slot = slot
+        self.pts = pts
+        self.duration = duration
+        self.key = key
+        self.packet = packet
 
 
 class Interleaver:
     def __init__(self, slots: int, max_wait_us: int = 1_000_000) -> None:
-        self._heap: list[Sample] = []
-        self._seen = [None] * slots  # type: list[int | None]
+        #: (dts, arrival order, sample): tuples compare in C, the order breaks ties stably.
+        self._heap: list[tuple[int, int, Sample]] = []
+        self._seen: list[int | None] = [None] * slots
+        #: The smallest "latest DTS" over all tracks, once every track has been seen.
+        self._floor: int | None = None
         self._newest = 0
+        self._order = 0
         self._max_wait = max_wait_us
 
     def __len__(self) -> int:
@@ -39,24 +45,28 @@ class Interleaver:
 
     def push(self, sample: Sample) -> list[Sample]:
         """Adds a sample; returns the samples that are now safe to write, in DTS order."""
-        heapq.heappush(self._heap, sample)
-        seen = self._seen[sample.slot]
-        if seen is None or sample.dts > seen:
-            self._seen[sample.slot] = sample.dts
-        if sample.dts > self._newest:
-            self._newest = sample.dts
+        dts = sample.dts
+        self._order += 1
+        heap = self._heap
+        heapq.heappush(heap, (dts, self._order, sample))
+        seen = self._seen
+        previous = seen[sample.slot]
+        if previous is None or dts > previous:
+            seen[sample.slot] = dts
+            self._floor = None if None in seen else min(seen)  # type: ignore[type-var]
+        if dts > self._newest:
+            self._newest = dts
+        floor = self._floor
+        oldest_allowed = self._newest - self._max_wait
         ready: list[Sample] = []
-        while self._heap:
-            head = self._heap[0]
-            if not self._caught_up(head.dts) and self._newest - head.dts <= self._max_wait:
+        while heap:
+            head = heap[0][0]
+            if (floor is None or head > floor) and head >= oldest_allowed:
                 break
-            ready.append(heapq.heappop(self._heap))
+            ready.append(heapq.heappop(heap)[2])
         return ready
-
-    def _caught_up(self, dts: int) -> bool:
-        return all(not (seen is None or seen < dts) for seen in self._seen)
 
     def drain(self) -> list[Sample]:
         """Everything still held, in DTS order (the stream ended or the recorder stops)."""
-        out = [heapq.heappop(self._heap) for _ in range(len(self._heap))]
-        return out
+        heap = self._heap
+        return [heapq.heappop(heap)[2] for _ in range(len(heap))]

@@ -13,9 +13,9 @@ import signal
 import threading
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from ..kube.connection import KubeTarget
 from ..model.resolved import ResolvedRecording
 from ..model.timefmt import now
 from . import infofile
@@ -24,6 +24,9 @@ from .paths import MacroValues, StorageRoot, expand
 from .progress import Progress
 from .resume import plan_resume
 from .session import EXIT_FAILED, Recorder, Resume, Settings
+
+if TYPE_CHECKING:  # the Kubernetes client is loaded only when reporting is on
+    from ..kube.connection import KubeTarget
 
 log = logging.getLogger(__name__)
 

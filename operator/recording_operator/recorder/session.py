@@ -16,7 +16,6 @@ a stalled source is noticed after the source's read timeout.
 from __future__ import annotations
 
 import collections
-import itertools
 import logging
 import os
 import posixpath
@@ -212,11 +211,11 @@ class Recorder:
         }
         slots = {t.index: t.slot for t in selection.tracks}
         converters = [_Converter(t.stream) for t in selection.tracks]
+        scale = [(c.num, c.den) for c in converters]
         default = selection.default_slot
         every_packet_is_key = selection.audio_only
         self.timeline.start_session()
         interleaver = Interleaver(len(selection.tracks), self.settings.interleave_wait_us)
-        order = itertools.count()
         timeline, adts, stop = self.timeline, self._adts, self.stop
         # Before the first keyframe anchors the session, other tracks' packets wait here: in an
         # MPEG-TS source audio runs ahead of video, so packets that belong after the keyframe
@@ -224,18 +223,20 @@ class Recorder:
         early: collections.deque[tuple[int, Any, int, int | None, bool]] = collections.deque(
             maxlen=512)
 
+        emit, push, map_time = self._emit, interleaver.push, timeline.map
+
         def ingest(slot: int, pkt: Any, dts: int, pts: int | None, key: bool) -> None:
-            conv = converters[slot]
-            dts_us = conv.us(dts)
+            # Source ticks → microseconds, rounded (inlined: this runs for every packet).
+            num, den = scale[slot]
+            dts_us = (dts * num * 2 + den) // (2 * den)
             duration = pkt.duration
-            dur_us = conv.us(duration) if duration else 0
-            offset = timeline.map(slot, dts_us, dur_us)
+            dur_us = (duration * num * 2 + den) // (2 * den) if duration else 0
+            offset = map_time(slot, dts_us, dur_us)
             if offset is None:
                 return
-            pts_us = conv.us(pts) if pts is not None else dts_us
-            sample = Sample(dts_us + offset, next(order), slot, pts_us + offset, dur_us, key, pkt)
-            for ready in interleaver.push(sample):
-                self._emit(ready)
+            pts_us = (pts * num * 2 + den) // (2 * den) if pts is not None else dts_us
+            for ready in push(Sample(dts_us + offset, slot, pts_us + offset, dur_us, key, pkt)):
+                emit(ready)
 
         dropped = True
         reason = "the stream ended"

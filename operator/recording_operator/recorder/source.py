@@ -41,8 +41,11 @@ class SourceOptions:
     open_timeout: float = 10.0
     #: Seconds without a packet after which the stream counts as dropped (None: per scheme).
     read_timeout: float | None = None
-    #: How much of the stream FFmpeg reads to learn its tracks before recording starts.
-    analyze_us: int = 1_500_000
+    #: How much of the stream FFmpeg reads to learn its tracks before recording starts. FLV
+    #: (RTMP, HTTP-FLV) announces tracks only by sending them, and a server may hold video
+    #: back until its next keyframe: probe too briefly and a long-GOP stream is taken for
+    #: audio-only. Nothing is lost by probing: the packets read are recorded afterwards.
+    analyze_us: int = 5_000_000
     #: The ``ffmpeg`` program for the SRT relay (None: look it up on PATH).
     ffmpeg: str | None = None
 
@@ -90,12 +93,26 @@ def _ffmpeg_for_srt(opts: SourceOptions) -> str:
     return ffmpeg
 
 
-def _input_options(scheme: str, opts: SourceOptions) -> tuple[dict[str, str], float]:
+def _input_options(
+    scheme: str, opts: SourceOptions
+) -> tuple[dict[str, str], float | None, bool]:
+    """FFmpeg options, PyAV's read timeout, and whether PyAV's forced ``genpts`` can go.
+
+    Where the protocol has its own I/O timeout (``rw_timeout``: RTMP, and the SRT relay's TCP),
+    PyAV's read timeout is left off: PyAV implements it with an interrupt callback that takes
+    the GIL on every poll, which costs more CPU than the rest of the remux per packet. Those
+    sources also always carry presentation timestamps, so ``genpts`` (which PyAV forces on
+    every input, and which buffers to guess missing ones) has nothing to do.
+    """
     options = {"analyzeduration": str(opts.analyze_us)}
-    if scheme in _RTMP:
-        options["rtmp_live"] = "live"
-        read_timeout = 5.0
-    elif scheme in _RTSP:
+    if scheme in _RTMP or scheme == "srt":
+        if scheme != "srt":
+            options["rtmp_live"] = "live"
+        # FFmpeg's RTMP waits up to twice this before giving up on a silent server.
+        seconds = (opts.read_timeout or 6.0) / 2
+        options["rw_timeout"] = str(int(seconds * 1_000_000))
+        return options, None, True
+    if scheme in _RTSP:
         options["rtsp_transport"] = "tcp"
         read_timeout = 5.0
     elif scheme in _HTTP:
@@ -105,7 +122,11 @@ def _input_options(scheme: str, opts: SourceOptions) -> tuple[dict[str, str], fl
         read_timeout = 15.0
     else:
         read_timeout = 5.0
-    return options, opts.read_timeout or read_timeout
+    return options, opts.read_timeout or read_timeout, False
+
+
+def _drop_genpts(container: Any) -> None:
+    container.flags = container.flags & ~av.container.Flags.gen_pts.value
 
 
 def _reason(exc: BaseException) -> str:
@@ -157,14 +178,40 @@ def open_source(url: str, opts: SourceOptions | None = None) -> Source:
     scheme = check_url(url)
     if scheme == "srt":
         return _open_srt(url, opts)
-    options, read_timeout = _input_options(scheme, opts)
-    try:
-        container = av.open(url, "r", options=options, timeout=(opts.open_timeout, read_timeout))
-    except av.error.ProtocolNotFoundError as exc:
-        raise SourceRefused(f"this build cannot read {scheme}:// sources: {_reason(exc)}") from exc
-    except (av.FFmpegError, OSError) as exc:
-        raise SourceUnavailable(f"stream {redact(url)} is not available: {_reason(exc)}") from exc
+    options, read_timeout, no_genpts = _input_options(scheme, opts)
+    for attempt in range(2):
+        try:
+            container = av.open(url, "r", options=options,
+                                timeout=(opts.open_timeout, read_timeout))
+        except av.error.ProtocolNotFoundError as exc:
+            raise SourceRefused(
+                f"this build cannot read {scheme}:// sources: {_reason(exc)}") from exc
+        except (av.FFmpegError, OSError) as exc:
+            raise SourceUnavailable(
+                f"stream {redact(url)} is not available: {_reason(exc)}") from exc
+        if attempt == 0 and _video_announced_but_missing(container):
+            # PyAV cannot pick up a stream that appears after the probe, so look again,
+            # longer, rather than record a video stream as audio-only.
+            log.info("the stream announces video that the probe did not see; probing longer")
+            container.close()
+            options = {**options, "analyzeduration": str(opts.analyze_us * 3)}
+            continue
+        break
+    if no_genpts:
+        _drop_genpts(container)
     return Source(container, url)
+
+
+#: Metadata keys (FLV onMetaData, as publishers and nginx-rtmp send it) that mean "has video".
+_VIDEO_METADATA = ("videocodecid", "width", "height", "displaywidth", "displayheight",
+                   "framerate", "fps", "videodatarate")
+
+
+def _video_announced_but_missing(container: Any) -> bool:
+    if any(s.type == "video" for s in container.streams):
+        return False
+    keys = {str(k).lower() for k in container.metadata}
+    return any(k in keys for k in _VIDEO_METADATA)
 
 
 def _free_port() -> int:
@@ -215,7 +262,7 @@ class _SrtRelay:
 
 def _open_srt(url: str, opts: SourceOptions) -> Source:
     relay = _SrtRelay(url, _ffmpeg_for_srt(opts), _free_port())
-    options, read_timeout = _input_options("srt", opts)
+    options, read_timeout, _ = _input_options("srt", opts)
     deadline = time.monotonic() + opts.open_timeout
     while True:
         if relay.process.poll() is not None:
@@ -229,6 +276,7 @@ def _open_srt(url: str, opts: SourceOptions) -> Source:
                 f"tcp://127.0.0.1:{relay.port}", "r", format="mpegts", options=options,
                 timeout=(max(1.0, deadline - time.monotonic()), read_timeout),
             )
+            _drop_genpts(container)
             return Source(container, url, relay)
         except (av.FFmpegError, OSError) as exc:
             if time.monotonic() >= deadline:

@@ -152,14 +152,19 @@ class FileWriter:
             return 0
 
     def write(self, sample: Sample) -> None:
+        sample_dts = sample.dts
+        duration = sample.duration
         if self._start is None:
-            self._start = sample.dts
-        end = sample.dts + sample.duration
+            self._start = sample_dts
+        end = sample_dts + duration
         if end > self._end:
             self._end = end
         out = self._outs[sample.slot]
-        dts = out.ticks(sample.dts - self._origin)
-        pts = out.ticks(sample.pts - self._origin)
+        # Microseconds → output ticks, rounded (Out.ticks, inlined: this runs per packet).
+        num2, den2, num = out.num * 2, out.den * 2, out.num
+        origin = self._origin
+        dts = ((sample_dts - origin) * den2 + num) // num2
+        pts = ((sample.pts - origin) * den2 + num) // num2
         last = out.last_dts
         if last is not None and dts <= last:
             dts = last + 1
@@ -170,7 +175,7 @@ class FileWriter:
         packet = sample.packet
         packet.dts = dts
         packet.pts = pts
-        packet.duration = out.ticks(sample.duration) if sample.duration > 0 else 0
+        packet.duration = (duration * den2 + num) // num2 if duration > 0 else 0
         packet.time_base = out.tb
         packet.stream = out.stream
         try:
