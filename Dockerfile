@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for every role: `recording-operator api`, `recording-operator run` (the operator)
 # and `recording-operator record` (recorder pods).
 #

@@ -211,26 +211,80 @@ def docker_engine() -> str | None:
 
 @pytest.fixture(scope="module")
 def image() -> Iterator[str]:
+    """The image built from the Dockerfile. Where no registry can be reached, name a locally
+    made base (tests/deploy/make-local-base.sh) in RECORDING_OPERATOR_PYTHON_IMAGE, and extra
+    build flags (e.g. --network=host) in RECORDING_OPERATOR_DOCKER_BUILD_ARGS."""
     reason = docker_engine()
     if reason:
         pytest.skip(f"cannot build the image: {reason}")
     tag = "recording-operator:test"
-    args = ["docker", "build", "-t", tag, str(ROOT)]
-    if os.environ.get("RECORDING_OPERATOR_PYTHON_IMAGE"):  # e.g. a locally imported base
-        args[2:2] = ["--build-arg", f"PYTHON_IMAGE={os.environ['RECORDING_OPERATOR_PYTHON_IMAGE']}"]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stderr[-4000:]
+    args = ["docker", "build", "-t", tag,
+            *shlex.split(os.environ.get("RECORDING_OPERATOR_DOCKER_BUILD_ARGS", ""))]
+    base = os.environ.get("RECORDING_OPERATOR_PYTHON_IMAGE")
+    if base:
+        args += ["--build-arg", f"PYTHON_IMAGE={base}"]
+    done = subprocess.run([*args, str(ROOT)], capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     yield tag
 
 
+def docker_run(image: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """As the chart runs it: read-only root, a /tmp tmpfs, no capabilities, no escalation."""
+    return subprocess.run(
+        ["docker", "run", "--rm", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+         "--security-opt", "no-new-privileges", *args],
+        capture_output=True, text=True, timeout=timeout)
+
+
 def test_the_real_image_runs_as_non_root_with_every_role(image: str) -> None:
-    user = subprocess.run(["docker", "image", "inspect", image, "--format",
-                           "{{.Config.User}} {{json .Config.Entrypoint}}"],
-                          capture_output=True, text=True, timeout=60)
-    assert user.stdout.split() == ["10001:10001", '["recording-operator"]']
+    config = subprocess.run(["docker", "image", "inspect", image, "--format",
+                             "{{.Config.User}} {{json .Config.Entrypoint}}"],
+                            capture_output=True, text=True, timeout=60)
+    assert config.stdout.split() == ["10001:10001", '["recording-operator"]']
     for role in ("record", "api", "run"):
-        done = subprocess.run(["docker", "run", "--rm", "--read-only", "--tmpfs", "/tmp",
-                               "--cap-drop", "ALL", image, role, "--help"],
-                              capture_output=True, text=True, timeout=120)
+        done = docker_run(image, image, role, "--help")
         assert done.returncode == 0, done.stderr
         assert f"usage: recording-operator {role}" in done.stdout
+    tools = docker_run(image, "--entrypoint", "sh", image, "-c",
+                       "id -u; command -v gcc cc pip || true")
+    assert tools.stdout.split() == ["10001"], tools.stdout
+
+
+@pytest.mark.media
+def test_the_real_image_records_a_real_stream(
+    image: str, media: tuple[MediaServer, str], tmp_path: Path
+) -> None:
+    """`recording-operator record` in the image, on the host network, against the local
+    nginx-rtmp: two files and the info XML land in the mounted directory, and SIGTERM (docker
+    stop) finishes cleanly."""
+    server, stream = media
+    job = ResolvedRecording(
+        recording=RecordingRef(namespace="none", name="image-test"), id="image-test",
+        vhost="default", app="app", stream=stream, transactionId="IMAGETEST0000002",
+        sourceUrl=server.rtmp_url("app", stream), intervalMs=1000,
+        filePath="${Stream}_${Sequence}.ts", infoPath="${Stream}.xml")
+    out = tmp_path / "recordings"
+    out.mkdir()
+    out.chmod(0o777)  # the image's user writes here
+    name = f"record-{stream}"
+    started = subprocess.run(
+        ["docker", "run", "-d", "--name", name, "--network", "host", "--read-only",
+         "--tmpfs", "/tmp", "--cap-drop", "ALL", "-v", f"{out}:/recordings",
+         "-e", f"RECORDING_SPEC={job.to_env()}", image, "record", "--no-report"],
+        capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / f"{stream}_1.ts").exists():
+            assert time.monotonic() < deadline, subprocess.run(
+                ["docker", "logs", name], capture_output=True, text=True).stderr[-3000:]
+            time.sleep(0.5)
+        subprocess.run(["docker", "stop", "-t", "20", name], capture_output=True, timeout=60)
+        code = subprocess.run(["docker", "inspect", name, "--format", "{{.State.ExitCode}}"],
+                              capture_output=True, text=True, timeout=60).stdout.strip()
+        assert code == "0", subprocess.run(["docker", "logs", name], capture_output=True,
+                                           text=True).stderr[-3000:]
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+    assert (out / f"{stream}_0.ts").stat().st_size > 0
+    assert (out / f"{stream}.xml").read_text().startswith("<?xml")
