@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.deploy import scenarios
+from tests.deploy.scenarios import wait_for
 
 ENV_KUBECONFIG = "RECORDING_OPERATOR_KIND_KUBECONFIG"
 pytestmark = [
@@ -79,10 +80,19 @@ class Kind:
                          f"/recordings/{name}")
 
     def restart_operator(self) -> None:
-        self.must("delete", "pod", "-n", self.namespace, "--wait=true",
-                  "-l", "app.kubernetes.io/component=operator")
-        self.must("rollout", "status", "-n", self.namespace,
-                  f"deployment/{RELEASE}-operator", "--timeout=180s")
+        selector = "app.kubernetes.io/component=operator"
+        old = self.must("get", "pods", "-n", self.namespace, "-l", selector, "-o",
+                        "jsonpath={.items[*].metadata.name}").split()
+        self.must("delete", "pod", "-n", self.namespace, "--wait=true", "-l", selector)
+
+        def replaced() -> bool:
+            out = self.must("get", "pods", "-n", self.namespace, "-l", selector, "-o",
+                            "jsonpath={range .items[*]}{.metadata.name} "
+                            "{.status.containerStatuses[0].ready}{\"\\n\"}{end}")
+            pods = [line.split() for line in out.splitlines() if line.strip()]
+            return len(pods) == 1 and pods[0][0] not in old and pods[0][1:] == ["true"]
+
+        wait_for(replaced, 180, "the new operator pod to be ready", self.explain)
 
     def explain(self) -> str:
         parts = []
@@ -157,7 +167,7 @@ def test_chart_pods_never_restarted(kind: Kind) -> None:
     pods = kind.must("get", "pods", "-n", kind.namespace, "-l",
                      f"app.kubernetes.io/instance={RELEASE}", "-o",
                      "jsonpath={range .items[*]}{.metadata.name} "
-                     "{.status.containerStatuses[0].restartCount}{'\\n'}{end}")
+                     "{.status.containerStatuses[0].restartCount}{\"\\n\"}{end}")
     for line in pods.splitlines():
         name, restarts = line.split()
         assert restarts == "0", f"{name} restarted {restarts} times:\n{kind.explain()}"
