@@ -273,3 +273,16 @@ def test_srt_source_through_the_ffmpeg_relay(
     for path in recorder.finished_files():
         result = assert_plays(path)
         assert_starts_at_zero(result)
+
+
+@pytest.mark.timeout(30)
+def test_sigterm_while_waiting_for_the_stream_exits_at_once(
+    tmp_path: Path, media_server: MediaServer, stream_name: str,
+) -> None:
+    spec = job(stream_name, media_server.rtmp_url("app", stream_name))
+    with Recorder(spec, tmp_path / "rec") as recorder:
+        wait_for(lambda: "it is not published" in recorder.log(), 15, "the recorder to wait")
+        asked = time.monotonic()
+        assert recorder.stop() == 0
+        assert time.monotonic() - asked < 2
+    assert not list(recorder.storage.iterdir())

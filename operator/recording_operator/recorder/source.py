@@ -12,6 +12,7 @@ reads. Without that program an ``srt://`` source is refused with a message that 
 from __future__ import annotations
 
 import collections
+import errno
 import logging
 import shutil
 import socket
@@ -134,6 +135,22 @@ def _reason(exc: BaseException) -> str:
     return str(strerror or exc)
 
 
+def _absent(scheme: str, url: str, exc: BaseException) -> SourceUnavailable:
+    """Says, for a person reading the status, why the stream could not be opened."""
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, ConnectionRefusedError) or code == errno.ECONNREFUSED:
+        why = "the media server is not reachable (connection refused)"
+    elif scheme in _RTMP and code in (errno.EPERM, errno.EACCES, errno.EIO):
+        why = "it is not published (the server refused to play it)"
+    elif isinstance(exc, av.error.HTTPNotFoundError):
+        why = "it is not published (HTTP 404)"
+    elif isinstance(exc, TimeoutError | av.error.ExitError):
+        why = "the server did not answer in time"
+    else:
+        why = _reason(exc)
+    return SourceUnavailable(f"{redact(url)}: {why}")
+
+
 class Source:
     """An open input; iterate :meth:`packets` until it ends (then the stream has dropped)."""
 
@@ -187,8 +204,7 @@ def open_source(url: str, opts: SourceOptions | None = None) -> Source:
             raise SourceRefused(
                 f"this build cannot read {scheme}:// sources: {_reason(exc)}") from exc
         except (av.FFmpegError, OSError) as exc:
-            raise SourceUnavailable(
-                f"stream {redact(url)} is not available: {_reason(exc)}") from exc
+            raise _absent(scheme, url, exc) from exc
         if attempt == 0 and _video_announced_but_missing(container):
             # PyAV cannot pick up a stream that appears after the probe, so look again,
             # longer, rather than record a video stream as audio-only.
