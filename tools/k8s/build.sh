@@ -10,7 +10,15 @@ command -v go >/dev/null 2>&1 || { echo "controlplane: Go is not installed: inst
 k8s_version=$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' go.mod)
 etcd_version=$(awk '$1=="go.etcd.io/etcd/server/v3" && $2 ~ /^v/ {print $2; exit}' go.mod)
 go_version=$(go env GOVERSION)
-key="kubernetes-${k8s_version}_etcd-${etcd_version}_${go_version}"
+# The recipe's own revision is part of the key, so a change in how they are built rebuilds them.
+recipe=2
+key="kubernetes-${k8s_version}_etcd-${etcd_version}_${go_version}_r${recipe}"
+# Stamp the Kubernetes version into the binaries, as the release build does; otherwise the
+# API server reports v0.0.0-master and tools that check kubeVersion (Helm) refuse it.
+minor=$(echo "$k8s_version" | cut -d. -f2)
+ldflags="-X k8s.io/component-base/version.gitVersion=${k8s_version}"
+ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor}"
+ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
 cache="${RECORDING_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recording-operator}"
 out="$cache/controlplane/$key"
 bins=(etcd kube-apiserver kube-controller-manager)
@@ -26,7 +34,7 @@ echo "controlplane: building $key (first time only; takes a while on a small mac
 start=$(date +%s)
 log="$out.partial/build.log"
 # -v names each package as it is compiled; show a running count instead of thousands of lines.
-if ! go build -v -o "$out.partial/" \
+if ! go build -v -ldflags "$ldflags" -o "$out.partial/" \
       go.etcd.io/etcd/server/v3 \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kube-controller-manager 2> >(tee "$log" | awk '

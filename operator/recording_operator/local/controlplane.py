@@ -47,6 +47,7 @@ CONTROLLERS = (
     "replicaset-controller",
     "root-ca-certificate-publisher-controller",
     "disruption-controller",
+    "persistentvolumeclaim-protection-controller",
 )
 SERVICE_CIDR = "10.0.0.0/24"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
