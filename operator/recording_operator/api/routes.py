@@ -30,7 +30,7 @@ from .validation import (
     start_record_spec,
     stop_record_id,
 )
-from .views import TaskViews
+from .views import RenderedJSON, TaskViews
 
 _PATH = "/vhosts/{vhost}/apps/{app}"
 
@@ -121,7 +121,7 @@ def build_router(settings: Settings) -> APIRouter:
         found = await _store(request).list(namespace, vhost, app)
         if record_id is not None:
             found = [r for r in found if (r.get("spec") or {}).get("id") == record_id]
-        return JSONResponse(ok_body(views.sorted_views(found)))
+        return RenderedJSON(views.records_body(found))
 
     @router.get(
         f"{_PATH}:records",
@@ -135,6 +135,6 @@ def build_router(settings: Settings) -> APIRouter:
         config = _settings(request).config
         app_config(config, vhost, app)
         found = await _store(request).list(config.namespace_of(vhost, app), vhost, app)
-        return JSONResponse(ok_body(views.sorted_views(found)))
+        return RenderedJSON(views.records_body(found))
 
     return router
