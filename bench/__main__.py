@@ -44,10 +44,17 @@ class Run:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"bench.{module}", "--json", str(self.out), *extra], cwd=ROOT)
+        self.took: float | None = None
+
+    def wait(self) -> int:
+        code = self.process.wait()
+        if self.took is None:
+            self.took = time.monotonic() - self.started
+        return code
 
     def finish(self) -> tuple[Section, float]:
-        code = self.process.wait()
-        took = time.monotonic() - self.started
+        code = self.wait()
+        took = self.took or 0.0
         if code != 0 or not self.out.exists():
             failed = Figure(f"{self.title}: the benchmark failed", None, "", "runs", False,
                             f"`python -m bench.{self.module}` exited with {code}")
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         for module, title in chosen:
             runs.append(Run(module, title, extra, Path(tmp)))
             if not args.parallel:
-                runs[-1].process.wait()
+                runs[-1].wait()
         for run in runs:
             section, took = run.finish()
             if any(f.value is None and f.met is False for f in section.figures):

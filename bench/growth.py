@@ -8,7 +8,7 @@ read before the first task (the baseline). "Linear or better" is checked on the 
 above that baseline: at the largest level it may be at most 1.25x what it is at the level below
 (memory or latency growing faster than the task count would show as a larger cost per task).
 
-    python bench/growth.py                  # 100, 1000, 5000 Recordings
+    python bench/growth.py                  # 100, 1000, 5000 Recordings, 2 runs
     python bench/growth.py --tiny           # 5, 20
 """
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(levels) < 2 or levels[0] < 1:
         parser.error("give at least two levels above 0 (the empty baseline is measured too)")
     samples = args.samples or (10 if args.tiny else 100)
-    runs = args.runs or 1
+    runs = args.runs or (1 if args.tiny else 2)
     points = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="bench-growth-") as tmp:

@@ -12,14 +12,14 @@ Each run reserves a task (startRecord for a stream nobody publishes yet), waits 
 
 The stack runs with the operator's default settings, as ``recording-operator dev`` does.
 
-Side by side, the same reservation is timed on the recorder alone (``recording-operator record``
-without Kubernetes), once with its default ``--retry-max`` and once with 1 s, both waiting for
-the same stream at the same time: the recorder polls an absent stream with a capped backoff, and
-that cap decides most of the reservation latency. And the time to open a stream that is already
-live (PyAV, as the recorder opens it) is timed for the recorder's ``analyzeduration`` and a
-shorter one: the recorder learns the stream's tracks before it writes, which is the rest.
+Side by side, the same publish is also timed on two recorders alone (``recording-operator
+record`` without Kubernetes, started with the reservation), one with the default ``--retry-max``
+and one with 1 s: the recorder polls an absent stream with a capped backoff, and that cap
+decides most of the reservation latency. And the time to open a stream that is already live
+(PyAV, as the recorder opens it) is timed for the recorder's ``analyzeduration`` and a shorter
+one: the recorder learns the stream's tracks before it writes, which is the rest.
 
-    python bench/stream_latency.py          # 5 runs
+    python bench/stream_latency.py          # 8 runs
     python bench/stream_latency.py --tiny   # 1 run, shorter waits
 """
 
@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ GOAL_STOP = 3.0
 POLL = 0.01
 #: ``recording-operator record --retry-max``'s default
 DEFAULT_RETRY_MAX = 5.0
+CAPS = (DEFAULT_RETRY_MAX, 1.0)
 
 
 class Api:
@@ -101,27 +103,80 @@ def finished(directory: Path) -> bool:
     return bool(files) and not any(".recording." in e.name for e in files)
 
 
+def _recorder(workdir: Path, url: str, stream: str, retry_max: float
+              ) -> tuple[subprocess.Popen[bytes], Path]:
+    """Our recorder on its own: no Kubernetes, files under ``workdir/out``."""
+    out = workdir / "out"
+    out.mkdir(parents=True)
+    spec = {"recording": {"namespace": "bench", "name": stream}, "id": stream,
+            "vhost": "default", "app": "app", "stream": stream,
+            "transactionId": "BENCH00000000000", "sourceUrl": url,
+            "filePath": "${Sequence}.ts", "infoPath": "info.xml"}
+    (workdir / "spec.json").write_text(json.dumps(spec))
+    with (workdir / "recorder.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "recording_operator.cli.main", "record", "--no-report",
+             "--spec-file", str(workdir / "spec.json"), "--storage-root", str(out),
+             "--retry-max", f"{retry_max:g}"], stdout=log, stderr=log)
+    return process, out
+
+
+def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Result:
+    reservation: float
+    stop: float
+    file_done: float
+    gone: float
+    #: reservation latency of the recorder alone, by --retry-max
+    alone: dict[float, float]
+
+
 def one_run(stack: EmbeddedStack, api: Api, clip: Path, n: int, hold: float,
-            record_for: float) -> tuple[float, float, float, float]:
-    """(reservation s, stop s, stop: file finished s, stop: task gone s)."""
+            record_for: float, workdir: Path) -> Result:
     assert stack.media is not None
     stream = f"bench{n}x{random.randrange(1 << 20):x}"
     rid = f"latency-{stream}"
+    url = stack.media.rtmp_url("app", stream)
     directory = stack.recordings_dir / stream
     api.call("startRecord", {"id": rid, "stream": {"name": stream},
                              "filePath": f"{stream}/${{Sequence}}.ts",
                              "infoPath": f"{stream}/info.xml"})
-    wait_for(lambda: (api.task(rid) or {}).get("state") == "ready", 30, "the reservation", 0.1)
-    time.sleep(hold)
-    if first_byte(directory):
-        raise RuntimeError("a file appeared before the stream was published")
-
-    publisher = Publisher.clip(clip, stack.media.rtmp_url("app", stream))
-    started = time.monotonic()
-    publisher.start()
+    alone = {cap: _recorder(workdir / f"{stream}-{cap:g}", url, stream, cap) for cap in CAPS}
+    publisher = Publisher.clip(clip, url)
     try:
-        wait_for(lambda: first_byte(directory), 60, "the first byte on disk", POLL)
-        reservation = time.monotonic() - started
+        wait_for(lambda: (api.task(rid) or {}).get("state") == "ready", 30, "the reservation",
+                 0.1)
+        time.sleep(hold)
+        if first_byte(directory):
+            raise RuntimeError("a file appeared before the stream was published")
+
+        started = time.monotonic()
+        publisher.start()
+        reservation = None
+        alone_s: dict[float, float] = {}
+        while reservation is None or len(alone_s) < len(CAPS):
+            now = time.monotonic() - started
+            if now > 60:
+                raise RuntimeError("no first byte on disk within 60 s")
+            if reservation is None and first_byte(directory):
+                reservation = now
+            for cap, (_, out) in alone.items():
+                if cap not in alone_s and first_byte(out):
+                    alone_s[cap] = now
+            time.sleep(POLL)
+        _stop_all([process for process, _ in alone.values()])
         wait_for(lambda: (api.task(rid) or {}).get("state") == "recording", 30,
                  "state recording", 0.1)
         time.sleep(record_for)
@@ -143,148 +198,86 @@ def one_run(stack: EmbeddedStack, api: Api, clip: Path, n: int, hold: float,
                                f"{file_done}, task gone: {gone})")
     finally:
         publisher.stop()
-    stop = max(file_done, gone)
-    print(f"  run {n}: reservation {reservation:.2f} s (published {hold:.1f} s after ready); "
-          f"stop {stop:.2f} s (file finished {file_done:.2f} s, task gone {gone:.2f} s); "
-          f"{load_average()}", flush=True)
-    return reservation, stop, file_done, gone
+        _stop_all([process for process, _ in alone.values()])
+    result = Result(reservation, max(file_done, gone), file_done, gone, alone_s)
+    print(f"  run {n}: reservation {reservation:.2f} s (published {hold:.1f} s after ready; "
+          "recorder alone: " + ", ".join(f"--retry-max {cap:g} {alone_s[cap]:.2f} s"
+                                         for cap in CAPS)
+          + f"); stop {result.stop:.2f} s (file finished {file_done:.2f} s, task gone "
+          f"{gone:.2f} s); {load_average()}", flush=True)
+    return result
 
 
-def _recorder(workdir: Path, url: str, stream: str, retry_max: float
-              ) -> tuple[subprocess.Popen[bytes], Path]:
-    """Our recorder on its own: no Kubernetes, files under ``workdir/out``."""
-    out = workdir / "out"
-    out.mkdir(parents=True)
-    spec = {"recording": {"namespace": "bench", "name": stream}, "id": stream,
-            "vhost": "default", "app": "app", "stream": stream,
-            "transactionId": "BENCH00000000000", "sourceUrl": url,
-            "filePath": "${Sequence}.ts", "infoPath": "info.xml"}
-    (workdir / "spec.json").write_text(json.dumps(spec))
-    with (workdir / "recorder.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "recording_operator.cli.main", "record", "--no-report",
-             "--spec-file", str(workdir / "spec.json"), "--storage-root", str(out),
-             "--retry-max", f"{retry_max:g}"], stdout=log, stderr=log)
-    return process, out
-
-
-def open_times(workdir: Path, clip: Path, analyze: tuple[int, ...], tries: int
+def open_times(server: MediaServer, clip: Path, analyze: tuple[int, ...], tries: int
                ) -> dict[int, list[float]]:
     """Seconds to open an already-live RTMP stream, by ``analyzeduration`` (µs)."""
     import av
 
     results: dict[int, list[float]] = {us: [] for us in analyze}
-    server = MediaServer.start(workdir=workdir / "nginx-open", hls=False)
-    publisher = Publisher.clip(clip, server.rtmp_url("app", "open"))
+    url = server.rtmp_url("app", "bench-open")
+    publisher = Publisher.clip(clip, url)
     try:
         publisher.start()
-        server.wait_live("app", "open", timeout=15)
+        server.wait_live("app", "bench-open", timeout=15)
         for _ in range(tries):
             for us in analyze:
                 started = time.monotonic()
-                container = av.open(server.rtmp_url("app", "open"), timeout=10,
+                container = av.open(url, timeout=10,
                                     options={"rtmp_live": "live", "analyzeduration": str(us)})
                 results[us].append(time.monotonic() - started)
                 container.close()
     finally:
         publisher.stop()
-        server.stop()
-    return results
-
-
-def retry_comparison(workdir: Path, clip: Path, runs: int, hold: tuple[float, float],
-                     caps: tuple[float, ...]) -> dict[float, list[float]]:
-    """Reservation latency of the recorder alone, one recorder per retry cap, all waiting for
-    the same stream when it is published."""
-    results: dict[float, list[float]] = {cap: [] for cap in caps}
-    server = MediaServer.start(workdir=workdir / "nginx", hls=False)
-    try:
-        for n in range(runs):
-            stream = f"cmp{n}x{random.randrange(1 << 20):x}"
-            url = server.rtmp_url("app", stream)
-            recorders = {cap: _recorder(workdir / f"{stream}-{cap:g}", url, stream, cap)
-                         for cap in caps}
-            publisher = Publisher.clip(clip, url)
-            try:
-                time.sleep(random.uniform(*hold))
-                started = time.monotonic()
-                publisher.start()
-                pending = set(caps)
-                while pending and time.monotonic() < started + 60:
-                    for cap in list(pending):
-                        if first_byte(recorders[cap][1]):
-                            results[cap].append(time.monotonic() - started)
-                            pending.discard(cap)
-                    time.sleep(POLL)
-                if pending:
-                    raise RuntimeError(f"no file within 60 s with --retry-max {pending}")
-            finally:
-                publisher.stop()
-                for process, _ in recorders.values():
-                    process.send_signal(signal.SIGTERM)
-                for process, _ in recorders.values():
-                    try:
-                        process.wait(15)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
-                        process.wait()
-            print("  recorder alone: " + ", ".join(
-                f"--retry-max {cap:g}: {results[cap][-1]:.2f} s" for cap in caps)
-                + f"; {load_average()}", flush=True)
-    finally:
-        server.stop()
     return results
 
 
 def measure(runs: int, hold: tuple[float, float], record_for: float, workdir: Path,
             operator_args: list[str]) -> list[Figure]:
+    from recording_operator.recorder.source import SourceOptions
+
     clip = make_clip(workdir / "clip.mp4", seconds=4, fps=FPS, gop_frames=round(FPS * GOP_SECONDS))
     options = StackOptions(port=free_port(), rtmp_port=free_port(), access_token=TOKEN,
                            demo=False, data_dir=workdir / "stack", log_level="warning",
                            operator_args=operator_args)
+    analyze = (SourceOptions().analyze_us, 500_000)
     results = []
     with contextlib.redirect_stdout(sys.stderr), EmbeddedStack(options) as stack:
         api = Api(stack.api_url)
         try:
             for n in range(runs):
-                results.append(one_run(stack, api, clip, n, random.uniform(*hold), record_for))
+                results.append(one_run(stack, api, clip, n, random.uniform(*hold), record_for,
+                                       workdir / "alone"))
         finally:
             api.client.close()
-    caps = (DEFAULT_RETRY_MAX, 1.0)
-    compared = retry_comparison(workdir / "alone", clip, runs, hold, caps)
-    from recording_operator.recorder.source import SourceOptions
-
-    analyze = (SourceOptions().analyze_us, 500_000)
-    opened = open_times(workdir, clip, analyze, runs)
-    reservations = [r[0] for r in results]
-    stops = [r[1] for r in results]
-    alone = [
-        Figure(f"reservation, recorder alone, --retry-max {cap:g}"
-               + (" (default)" if cap == DEFAULT_RETRY_MAX else ""),
-               median(compared[cap]), "s", f"< {GOAL_RESERVATION:.0f} s",
-               median(compared[cap]) < GOAL_RESERVATION,
-               f"side by side, one stream; {spread(compared[cap], 's', 2)}", compared[cap])
-        for cap in caps
-    ]
-    alone += [
-        Figure(f"open a live RTMP stream, analyzeduration {us / 1e6:g} s"
-               + (" (recorder's)" if us == analyze[0] else ""),
-               median(opened[us]), "s", "", None,
-               f"PyAV, as the recorder opens it; {spread(opened[us], 's', 2)}", opened[us])
-        for us in analyze
-    ]
-    return [
+        assert stack.media is not None
+        opened = open_times(stack.media, clip, analyze, min(runs, 3))
+    reservations = [r.reservation for r in results]
+    stops = [r.stop for r in results]
+    figures = [
         Figure("reservation: publish → first byte on disk", median(reservations), "s",
                f"< 2 s + 1 GOP ({GOAL_RESERVATION:.0f} s)", median(reservations) < GOAL_RESERVATION,
                f"published {hold[0]:.0f}-{hold[1]:.0f} s after the task was ready; "
                f"{spread(reservations, 's', 2)}", reservations),
         Figure("stop: stopRecord → file finished, task gone", median(stops), "s",
                f"< {GOAL_STOP:.0f} s", median(stops) < GOAL_STOP,
-               f"file finished {median([r[2] for r in results]):.2f} s, gone from records "
-               f"{median([r[3] for r in results]):.2f} s (medians); {spread(stops, 's', 2)}",
-               stops),
-        *alone,
+               f"file finished {median([r.file_done for r in results]):.2f} s, gone from "
+               f"records {median([r.gone for r in results]):.2f} s (medians); "
+               f"{spread(stops, 's', 2)}", stops),
     ]
+    for cap in CAPS:
+        alone = [r.alone[cap] for r in results]
+        figures.append(Figure(
+            f"reservation, recorder alone, --retry-max {cap:g}"
+            + (" (default)" if cap == DEFAULT_RETRY_MAX else ""),
+            median(alone), "s", f"< {GOAL_RESERVATION:.0f} s", median(alone) < GOAL_RESERVATION,
+            f"the same publishes, side by side; {spread(alone, 's', 2)}", alone))
+    for us in analyze:
+        figures.append(Figure(
+            f"open a live RTMP stream, analyzeduration {us / 1e6:g} s"
+            + (" (recorder's)" if us == analyze[0] else ""),
+            median(opened[us]), "s", "", None,
+            f"PyAV, as the recorder opens it; {spread(opened[us], 's', 2)}", opened[us]))
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--operator-arg", action="append", default=[],
                         help="an extra flag for recording-operator run (repeatable)")
     args = parser.parse_args(argv)
-    runs = args.runs or (1 if args.tiny else 5)
+    runs = args.runs or (1 if args.tiny else 8)
     hold = (0.5, 1.0) if args.tiny else (8.0, 14.0)
     record_for = 1.0 if args.tiny else 3.0
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
