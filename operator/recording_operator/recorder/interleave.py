@@ -46,9 +46,6 @@ class Interleaver:
     def push(self, sample: Sample) -> list[Sample]:
         """Adds a sample; returns the samples that are now safe to write, in DTS order."""
         dts = sample.dts
-        self._order += 1
-        heap = self._heap
-        heapq.heappush(heap, (dts, self._order, sample))
         seen = self._seen
         previous = seen[sample.slot]
         if previous is None or dts > previous:
@@ -57,6 +54,11 @@ class Interleaver:
         if dts > self._newest:
             self._newest = dts
         floor = self._floor
+        heap = self._heap
+        if not heap and floor is not None and dts <= floor:
+            return [sample]  # in order already: the common case for an interleaved source
+        self._order += 1
+        heapq.heappush(heap, (dts, self._order, sample))
         oldest_allowed = self._newest - self._max_wait
         ready: list[Sample] = []
         while heap:

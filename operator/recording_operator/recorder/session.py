@@ -132,6 +132,10 @@ class Recorder:
         self._selection: Selection | None = None
         self._adts: dict[int, AdtsToAsc] = {}
         self._note: str | None = None
+        #: Hot-path shortcuts, set per session and per file.
+        self._default_slot = 0
+        self._file_start = 0
+        self._write: Callable[[Sample], None] = lambda sample: None
 
     # --- the outer loop ---------------------------------------------------------------------
 
@@ -195,6 +199,7 @@ class Recorder:
         """Records from an open source; True when the stream dropped, False when stopped."""
         selection = select(source.streams, self.job.tracks)
         self._selection = selection
+        self._default_slot = selection.default_slot
         self._note = (
             f"not in the source: {', '.join(selection.unmatched)}" if selection.unmatched else None
         )
@@ -241,6 +246,7 @@ class Recorder:
         dropped = True
         reason = "the stream ended"
         try:
+            anchored = False
             for packet in source.packets([t.stream for t in selection.tracks]):
                 if stop.is_set():
                     dropped = False
@@ -251,17 +257,21 @@ class Recorder:
                     if pts is None:
                         continue
                     dts = pts
-                slot = slots.get(packet.stream.index)
+                slot = slots.get(packet.stream_index)
                 if slot is None:
                     continue
                 key = every_packet_is_key or packet.is_keyframe
+                if anchored and not adts:
+                    ingest(slot, packet, dts, pts, key)  # the common case, kept short
+                    continue
                 packets = adts[slot].filter(packet) if slot in adts else (packet,)
                 for pkt in packets:
-                    if not timeline.anchored:
+                    if not anchored:
                         if slot != default or not key:
                             early.append((slot, pkt, dts, pts, key))
                             continue
                         timeline.anchor(converters[slot].us(dts))
+                        anchored = True
                         for held in early:
                             ingest(*held)
                         early.clear()
@@ -278,22 +288,17 @@ class Recorder:
         return dropped
 
     def _emit(self, sample: Sample) -> None:
-        assert self._selection is not None
-        is_split_point = sample.key and sample.slot == self._selection.default_slot
-        current = self._file
-        if current is None:
-            if not is_split_point:
-                return  # before the first keyframe: nothing is written
-            self._open_file(sample)
-        elif is_split_point and self.policy.due(sample.dts, self.clock()):
-            self._finish_file(last=False)
-            self._open_file(sample)
-        else:
-            start = current.writer.start_us
-            if start is not None and sample.dts < start:
-                return  # a straggler from before this file's first keyframe
-        assert self._file is not None
-        self._file.writer.write(sample)
+        if sample.key and sample.slot == self._default_slot:
+            if self._file is None:
+                self._open_file(sample)
+            elif self.policy.due(sample.dts, self.clock()):
+                self._finish_file(last=False)
+                self._open_file(sample)
+        elif self._file is None or sample.dts < self._file_start:
+            # Before the first keyframe nothing is written; after it, a straggler stamped
+            # before this file's first keyframe would start it before 0.
+            return
+        self._write(sample)
 
     # --- files -------------------------------------------------------------------------------
 
@@ -325,6 +330,8 @@ class Recorder:
         self.next_sequence = sequence + 1
         self.recorded_any = True
         self._file = _OpenFile(writer=writer, values=values, temp=temp, start=start)
+        self._file_start = sample.dts
+        self._write = writer.write
         self.policy.begin(sample.dts, start)
         info_rel = expand(self.job.info_path, values)
         log.info("file %d started: %s", sequence, temp_rel)

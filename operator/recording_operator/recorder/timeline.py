@@ -32,11 +32,11 @@ class Timeline:
         self._max_gap = max_gap_us
         self._max_backstep = max_backstep_us
         self._session: int | None = None
-        self._offsets: dict[int, int] = {}
-        #: slot -> where the stream's next packet is expected, on the source clock.
-        self._expected_in: dict[int, int] = {}
-        #: slot -> where the stream ended, on the output clock.
-        self._end_out: dict[int, int] = {}
+        # Per track (slot), grown on demand: the offset in use, where the next packet is
+        # expected on the source clock, and where the track ended on the output clock.
+        self._offsets: list[int | None] = []
+        self._expected_in: list[int | None] = []
+        self._end_out: list[int | None] = []
         self._last_splice_offset: int | None = None
         self.splices = 0
 
@@ -51,29 +51,36 @@ class Timeline:
 
     def start_session(self) -> None:
         self._session = None
-        self._offsets.clear()
-        self._expected_in.clear()
-        self._end_out.clear()
+        self._offsets = []
+        self._expected_in = []
+        self._end_out = []
         self._last_splice_offset = None
 
     def anchor(self, source_us: int) -> None:
         """Maps ``source_us`` (the session's first keyframe) to the end of the output so far."""
         self._session = self._end - source_us
 
+    def _grow(self, slot: int) -> None:
+        missing = slot + 1 - len(self._offsets)
+        self._offsets.extend([None] * missing)
+        self._expected_in.extend([None] * missing)
+        self._end_out.extend([None] * missing)
+
     def map(self, slot: int, dts_us: int, duration_us: int) -> int | None:
         """The output-clock offset to add to this packet's source DTS and PTS, or None before the
         session is anchored."""
         if self._session is None:
             return None
-        offset = self._offsets.get(slot, self._session)
-        expected = self._expected_in.get(slot)
+        if slot >= len(self._offsets):
+            self._grow(slot)
+        offset = self._offsets[slot]
+        if offset is None:
+            offset = self._offsets[slot] = self._session
+        expected = self._expected_in[slot]
         if expected is not None:
             delta = dts_us - expected
             if delta < -self._max_backstep or delta > self._max_gap:
-                offset = self._splice(slot, dts_us)
-                self._offsets[slot] = offset
-        elif slot not in self._offsets:
-            self._offsets[slot] = offset
+                offset = self._offsets[slot] = self._splice(slot, dts_us)
         self._expected_in[slot] = dts_us + duration_us
         end = dts_us + offset + duration_us
         self._end_out[slot] = end
@@ -83,7 +90,9 @@ class Timeline:
 
     def _splice(self, slot: int, dts_us: int) -> int:
         self.splices += 1
-        resume_at = self._end_out.get(slot, self._end)
+        resume_at = self._end_out[slot]
+        if resume_at is None:
+            resume_at = self._end
         shared = self._last_splice_offset
         if shared is not None and abs(dts_us + shared - resume_at) <= _ADOPT_WITHIN_US:
             return shared

@@ -85,13 +85,15 @@ def _storage_error(exc: BaseException, path: Path) -> StorageError | None:
 class _Out:
     """Per output stream: the PyAV stream, its time base as integers, the last DTS written."""
 
-    __slots__ = ("den", "last_dts", "num", "stream", "tb")
+    __slots__ = ("den", "den2", "last_dts", "num", "num2", "stream", "tb")
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
         self.tb: Fraction = stream.time_base
         self.num = self.tb.numerator * 1_000_000
         self.den = self.tb.denominator
+        self.num2 = self.num * 2
+        self.den2 = self.den * 2
         self.last_dts: int | None = None
 
     def ticks(self, us: int) -> int:
@@ -161,7 +163,7 @@ class FileWriter:
             self._end = end
         out = self._outs[sample.slot]
         # Microseconds → output ticks, rounded (Out.ticks, inlined: this runs per packet).
-        num2, den2, num = out.num * 2, out.den * 2, out.num
+        num2, den2, num = out.num2, out.den2, out.num
         origin = self._origin
         dts = ((sample_dts - origin) * den2 + num) // num2
         pts = ((sample.pts - origin) * den2 + num) // num2
