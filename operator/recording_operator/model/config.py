@@ -122,7 +122,7 @@ class RecorderConfig(_Strict):
     )
     resources: dict[str, Any] = Field(
         default_factory=lambda: {
-            "requests": {"cpu": "100m", "memory": "64Mi"},
+            "requests": {"cpu": "100m", "memory": "128Mi"},
             "limits": {"memory": "256Mi"},
         }
     )
