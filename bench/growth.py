@@ -8,7 +8,7 @@ read before the first task (the baseline). "Linear or better" is checked on the 
 above that baseline: at the largest level it may be at most 1.25x what it is at the level below
 (memory or latency growing faster than the task count would show as a larger cost per task).
 
-    python bench/growth.py                  # 100, 1000, 5000 Recordings, 2 runs
+    python bench/growth.py                  # 100, 1000, 5000 Recordings, 3 runs
     python bench/growth.py --tiny           # 5, 20
 """
 
@@ -67,7 +67,7 @@ def one_run(workdir: Path, levels: list[int], samples: int, concurrency: int,
             wait_idle(rig.operator_pid, window=idle_window, limit=120)
             wait_idle(rig.api_pid, window=idle_window, limit=60)
             time_records(client, 3, level)  # warm: task views rendered once per version
-            latencies = time_records(client, samples, level)
+            latencies = time_records(client, samples, level, blocks=5)
             point = Point(level, percentile(latencies, 0.5), percentile(latencies, 0.99),
                           rss_mb(rig.operator_pid), rss_mb(rig.api_pid))
             points.append(point)
@@ -129,15 +129,16 @@ def main(argv: list[str] | None = None) -> int:
                                                      else "100,1000,5000")).split(","))
     if len(levels) < 2 or levels[0] < 1:
         parser.error("give at least two levels above 0 (the empty baseline is measured too)")
-    samples = args.samples or (10 if args.tiny else 100)
-    runs = args.runs or (1 if args.tiny else 2)
+    samples = args.samples or (10 if args.tiny else 200)
+    runs = args.runs or (1 if args.tiny else 3)
     points = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="bench-growth-") as tmp:
             points.append(one_run(Path(tmp), levels, samples, args.concurrency,
                                   0.3 if args.tiny else 1.0))
     text, figures = curve(levels, points)
-    title = f"How cost grows ({runs} run(s); records timed over {samples} calls per level)"
+    title = (f"How cost grows ({runs} run(s), medians; records timed over {samples} calls per "
+             "level, in 5 blocks)")
     print(f"\n{title}\n{text}")
     emit(figures, args.json, title, text)
     return 0

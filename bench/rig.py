@@ -227,10 +227,15 @@ def start_records(url: str, ids: Sequence[str], concurrency: int = 8) -> list[fl
     return asyncio.run(_create_all(url, ids, concurrency))
 
 
-def time_records(client: httpx.Client, samples: int, expected: int) -> list[float]:
-    """Latencies (ms) of ``samples`` records calls listing the app's ``expected`` tasks."""
+def time_records(client: httpx.Client, samples: int, expected: int, blocks: int = 1
+                 ) -> list[float]:
+    """Latencies (ms) of ``samples`` records calls listing the app's ``expected`` tasks, in
+    ``blocks`` spread over a few seconds (a burst of other work on a shared machine then
+    disturbs a few blocks, not the percentile)."""
     out = []
-    for _ in range(samples):
+    for n in range(samples):
+        if n and blocks > 1 and n % max(1, samples // blocks) == 0:
+            time.sleep(0.5)
         started = time.perf_counter()
         answer = client.post(f"{APP_PATH}:records", json={})
         out.append((time.perf_counter() - started) * 1000)
