@@ -25,6 +25,7 @@ from recording_operator.local.controlplane import ApiError as AdminError
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.model.config import parse_config
 from recording_operator.model.resource import GROUP, PLURAL, VERSION
+from tests.waiting import wait_for
 
 TOKEN = "ome-access:token"  # a colon inside: the token is compared whole
 API_SA = "recording-operator-api"
@@ -186,16 +187,6 @@ class Api:
             return exc.status == 404
         return False
 
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

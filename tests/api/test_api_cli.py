@@ -18,8 +18,9 @@ import yaml
 
 from recording_operator.api.settings import TOKEN_ENV
 from recording_operator.local.controlplane import free_port
+from tests.waiting import wait_for
 
-from .conftest import TOKEN, basic, config_for, wait_for
+from .conftest import TOKEN, basic, config_for
 
 pytestmark = pytest.mark.controlplane
 

@@ -13,8 +13,9 @@ import pytest
 
 from recording_operator.kube.connection import KubeTarget
 from recording_operator.local.controlplane import ControlPlane, free_port
+from tests.waiting import wait_for
 
-from .conftest import Api, ApiFactory, wait_for
+from .conftest import Api, ApiFactory
 
 pytestmark = pytest.mark.controlplane
 

@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from recording_operator.model.task import created_time
+from tests.waiting import wait_for
 
-from .conftest import Api, wait_for
+from .conftest import Api
 
 pytestmark = pytest.mark.controlplane
 

@@ -13,9 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +21,7 @@ import yaml
 
 from recording_operator.local.controlplane import ApiError, ControlPlane, free_port
 from recording_operator.model.naming import pod_name
+from tests.waiting import wait_for
 
 BIN = Path(sys.executable).parent
 KUBECTL = str(BIN / "kubectl")
@@ -31,16 +30,6 @@ RECORDER_SA = "recorder"
 IMAGE = "registry.test/recording-operator:test"
 T = TypeVar("T")
 
-
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Kube:

@@ -17,8 +17,9 @@ import pytest
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.model.naming import recording_name
 from recording_operator.model.resolved import ResolvedRecording
+from tests.waiting import wait_for
 
-from .support import IMAGE, KUBECTL, RECORDER_SA, Kube, Operator, env_of, wait_for, write_config
+from .support import IMAGE, KUBECTL, RECORDER_SA, Kube, Operator, env_of, write_config
 
 pytestmark = pytest.mark.controlplane
 StartOperator = Callable[..., Operator]

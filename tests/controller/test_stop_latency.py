@@ -11,8 +11,9 @@ import time
 import pytest
 
 from recording_operator.controller.stopping import poll_delay
+from tests.waiting import wait_for
 
-from .support import Kube, wait_for
+from .support import Kube
 from .test_operator import StartOperator, api_made, pod_of, state_is
 
 

@@ -8,13 +8,13 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from recording_operator.local import binaries
 from recording_operator.local.controlplane import ApiError, ControlPlane, ControlPlaneError
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.controlplane
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -28,15 +28,6 @@ def kubectl(
         input=stdin, capture_output=True, text=True, timeout=60,
     )
 
-
-def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_serves_discovery_with_the_recording_api(controlplane: ControlPlane) -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import httpx
 import yaml
+
+from tests.waiting import wait_for
 
 from .helm import EXAMPLES
 
@@ -44,17 +45,6 @@ class Cluster(Protocol):
     def explain(self) -> str:
         """What to print when a scenario times out (logs of the chart's pods)."""
 
-
-def wait_for(condition: Callable[[], T], timeout: float, what: str,
-             explain: Callable[[], str] = lambda: "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{explain()}")
-        time.sleep(0.3)
 
 
 def task(api: httpx.Client, record_id: str) -> dict[str, Any] | None:

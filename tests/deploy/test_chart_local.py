@@ -26,11 +26,11 @@ import pytest
 from recording_operator.local.controlplane import ApiError, ControlPlane, free_port
 from recording_operator.local.kubelet import KubeletSettings, KubeletThread
 from recording_operator.local.mediaserver import MediaServer
+from tests.waiting import wait_for
 
 from . import scenarios
 from .helm import Release, install, uninstall
 from .kube import delete_namespace
-from .scenarios import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.controlplane, pytest.mark.media,
               pytest.mark.timeout(240)]

@@ -6,7 +6,6 @@ The scenarios drive it only as a user would: REST calls, RTMP publishes, and the
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,16 +21,6 @@ T = TypeVar("T")
 TOKEN = "e2e-token"
 FPS = 25
 
-
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Api:

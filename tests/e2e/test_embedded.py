@@ -18,8 +18,9 @@ from recording_operator.local.publisher import Publisher
 from recording_operator.local.stack import EmbeddedStack
 from recording_operator.model.naming import recording_name
 from tests.recorder.checks import assert_plays, read_info
+from tests.waiting import wait_for
 
-from .conftest import Api, wait_for
+from .conftest import Api
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 STAMP = r"\d{14}"

@@ -6,27 +6,16 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from recording_operator.local.controlplane import ApiError, ControlPlane
+from tests.waiting import wait_for
 
 T = TypeVar("T")
 PY = sys.executable
 Obj = dict[str, Any]
 
-
-def wait_for(condition: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def script(code: str) -> list[str]:

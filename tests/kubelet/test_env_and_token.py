@@ -12,8 +12,9 @@ import pytest
 
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.kubelet import KubeletThread
+from tests.waiting import wait_for
 
-from .support import container, container_status, get_pod, make_pod, wait_for, wait_phase
+from .support import container, container_status, get_pod, make_pod, wait_phase
 
 pytestmark = pytest.mark.controlplane
 

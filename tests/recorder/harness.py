@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.waiting import wait_for
+
 T = TypeVar("T")
 
 #: The test clip: 25 fps, a keyframe every 25 frames.
@@ -21,16 +23,6 @@ FRAME = 1 / FPS
 GOP = 1.0
 AUDIO_FRAME = 1024 / 44100
 
-
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def job(stream: str, source_url: str, **fields: Any) -> dict[str, Any]:

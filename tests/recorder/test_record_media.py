@@ -15,9 +15,10 @@ import pytest
 
 from recording_operator.local.mediaserver import MediaServer
 from recording_operator.local.publisher import Publisher
+from tests.waiting import wait_for
 
 from .checks import assert_info_matches, assert_plays, assert_starts_at_zero, read_info
-from .harness import AUDIO_FRAME, FRAME, GOP, Recorder, iter_pairs, job, wait_for
+from .harness import AUDIO_FRAME, FRAME, GOP, Recorder, iter_pairs, job
 from .probe import probe
 
 pytestmark = pytest.mark.media

@@ -14,9 +14,10 @@ from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.mediaserver import MediaServer
 from recording_operator.local.publisher import Publisher
 from recording_operator.model.resource import GROUP, PLURAL, VERSION
+from tests.waiting import wait_for
 
 from .checks import assert_plays
-from .harness import Recorder, job, wait_for
+from .harness import Recorder, job
 
 pytestmark = [pytest.mark.media, pytest.mark.controlplane]
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.deploy import scenarios
-from tests.deploy.scenarios import wait_for
+from tests.waiting import wait_for
 
 ENV_KUBECONFIG = "RECORDING_OPERATOR_KIND_KUBECONFIG"
 pytestmark = [
