@@ -65,8 +65,8 @@ GOAL_RESERVATION = 2.0 + GOP_SECONDS
 GOAL_STOP = 3.0
 POLL = 0.01
 #: ``recording-operator record --retry-max``'s default
-DEFAULT_RETRY_MAX = 5.0
-CAPS = (DEFAULT_RETRY_MAX, 1.0)
+DEFAULT_RETRY_MAX = 1.0
+CAPS = (DEFAULT_RETRY_MAX, 5.0)
 
 
 class Api:

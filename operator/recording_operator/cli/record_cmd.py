@@ -49,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--source", default=None, help="read this URL instead of the spec's sourceUrl"
     )
     parser.add_argument(
-        "--retry-max", type=float, default=5.0, metavar="SECONDS",
-        help="longest wait between attempts to open an absent stream (default 5)",
+        "--retry-max", type=float, default=1.0, metavar="SECONDS",
+        help="longest wait between attempts to open an absent stream (default 1)",
     )
     parser.add_argument(
         "--report-interval", type=float, default=5.0, metavar="SECONDS",

@@ -54,7 +54,9 @@ class Settings:
     source: SourceOptions = field(default_factory=SourceOptions)
     #: Reconnect backoff while the stream is absent: first delay, cap (seconds).
     retry_initial: float = 0.5
-    retry_max: float = 5.0
+    #: The cap bounds how late a publish is noticed (reservation latency): one cheap connect
+    #: per second per waiting reservation.
+    retry_max: float = 1.0
     #: How long a quiet track may hold the others back (see interleave.py).
     interleave_wait_us: int = 1_000_000
 

@@ -43,10 +43,13 @@ class SourceOptions:
     #: Seconds without a packet after which the stream counts as dropped (None: per scheme).
     read_timeout: float | None = None
     #: How much of the stream FFmpeg reads to learn its tracks before recording starts. FLV
-    #: (RTMP, HTTP-FLV) announces tracks only by sending them, and a server may hold video
-    #: back until its next keyframe: probe too briefly and a long-GOP stream is taken for
-    #: audio-only. Nothing is lost by probing: the packets read are recorded afterwards.
-    analyze_us: int = 5_000_000
+    #: (RTMP, HTTP-FLV) announces tracks only by sending them, so FFmpeg reads this long
+    #: whatever the stream: it is a floor under the reservation latency (publish → first byte),
+    #: hence short. A server may hold video back until its next keyframe; when the metadata
+    #: announces video the probe missed, the source is probed again for ``reprobe_us`` (a
+    #: long-GOP stream). Nothing is lost by probing: the packets read are recorded afterwards.
+    analyze_us: int = 1_000_000
+    reprobe_us: int = 10_000_000
     #: The ``ffmpeg`` program for the SRT relay (None: look it up on PATH).
     ffmpeg: str | None = None
 
@@ -210,7 +213,7 @@ def open_source(url: str, opts: SourceOptions | None = None) -> Source:
             # longer, rather than record a video stream as audio-only.
             log.info("the stream announces video that the probe did not see; probing longer")
             container.close()
-            options = {**options, "analyzeduration": str(opts.analyze_us * 3)}
+            options = {**options, "analyzeduration": str(max(opts.reprobe_us, opts.analyze_us))}
             continue
         break
     if no_genpts:
