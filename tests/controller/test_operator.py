@@ -263,6 +263,32 @@ def test_delete_releases_the_recording_only_after_the_recorder_reported(
     assert "ForcedStop" not in kube.event_reasons(name)
 
 
+def test_a_finished_report_of_an_earlier_pod_does_not_release_a_stop(
+    kube: Kube, start_operator: StartOperator
+) -> None:
+    """A recorder whose pod was drained also reports finished; its replacement must not look
+    finished, or stopRecord would let the Recording go before the last file is written."""
+    start_operator("--stop-timeout", "120")
+    name = api_made(kube)
+    pod = pod_of(kube, name)
+    current = pod["metadata"]["uid"]
+    uid_ref = {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.uid"}}
+    env = pod["spec"]["containers"][0]["env"]
+    assert {"name": "RECORDING_POD_UID", "valueFrom": uid_ref} in env
+    kube.bind(name)
+    kube.set_phase(name, "Running")
+    kube.report(name, {"recorder": {"state": "stopped", "finished": True, "podUID": "drained"}})
+    state_is(kube, name, "stopped")
+
+    kube.delete_recording(name)
+    state_is(kube, name, "stopping")
+    wait_for(lambda: _stop_retries(kube, name) >= 3, 20, "three stop checks")
+    assert kube.recording(name) is not None, "released on the earlier pod's report"
+
+    kube.report(name, {"recorder": {"state": "stopped", "finished": True, "podUID": current}})
+    wait_for(lambda: kube.recording(name) is None, 20, "the Recording to go")
+
+
 def _stop_retries(kube: Kube, name: str) -> int:
     rec = kube.recording(name)
     progress = ((rec or {}).get("metadata", {}).get("annotations") or {}).get(

@@ -70,8 +70,11 @@ def test_runs_the_recorder_with_the_resolved_spec() -> None:
     assert container["image"] == "registry.example/recording-operator:1.2.3"
     assert container["imagePullPolicy"] == "Always"
     assert container["command"] == ["recording-operator", "record"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") or e["valueFrom"] for e in container["env"]}
     assert env["TZ"] == "UTC"
+    # the pod's own uid, so a report says which pod finished (a replacement is not finished)
+    assert env["RECORDING_POD_UID"] == {
+        "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.uid"}}
     assert env["RECORDING_NAMESPACE"] == "media"
     assert env["RECORDING_NAME"] == OWNER.name
     assert ResolvedRecording.from_env(env["RECORDING_SPEC"]) == resolved

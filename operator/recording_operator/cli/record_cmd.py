@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             name=args.name or os.environ.get("RECORDING_NAME") or job.recording.name,
             target=KubeTarget(kubeconfig=args.kubeconfig) if args.kubeconfig else None,
             interval=args.report_interval,
+            pod_uid=os.environ.get("RECORDING_POD_UID") or None,
         )
     storage_root = args.storage_root or os.environ.get("RECORDING_STORAGE_ROOT") or None
     settings = Settings(retry_max=max(0.1, args.retry_max))

@@ -33,6 +33,7 @@ TMP_VOLUME = "tmp"
 ENV_SPEC = "RECORDING_SPEC"
 ENV_NAMESPACE = "RECORDING_NAMESPACE"
 ENV_NAME = "RECORDING_NAME"
+ENV_POD_UID = "RECORDING_POD_UID"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ def build_pod(
         {"name": ENV_SPEC, "value": resolved.to_env()},
         {"name": ENV_NAMESPACE, "value": owner.namespace},
         {"name": ENV_NAME, "value": owner.name},
+        {"name": ENV_POD_UID,
+         "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.uid"}}},
     ]
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,

@@ -67,7 +67,8 @@ async def finalize(
         events.normal(rec, "Stopped", "the recorder pod is gone; the Recording is removed")
         return
     pod_uid = actions.meta(pod)["uid"]
-    if status.recorder is not None and status.recorder.finished:
+    report = status.recorder
+    if report is not None and report.finished and report.pod_uid in (None, pod_uid):
         events.normal(
             rec, "Stopped", "the recorder finished its last file; the Recording is removed"
         )

@@ -73,6 +73,9 @@ class RecorderReport(_Model):
     message: str | None = None
     #: True once the recorder finished its last file after SIGTERM (``lastSequence``).
     finished: bool = False
+    #: The uid of the pod that wrote this report. ``finished`` speaks for that pod only: a pod
+    #: drained by its node also finishes, and its replacement must not look finished.
+    pod_uid: str | None = Field(default=None, alias="podUID")
     updated_time: str | None = Field(default=None, alias="updatedTime")
 
 

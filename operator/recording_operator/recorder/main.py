@@ -37,6 +37,8 @@ class Reporting:
     name: str
     target: KubeTarget | None = None
     interval: float = 5.0
+    #: The recorder pod's uid, stamped on every report (see RecorderReport.pod_uid).
+    pod_uid: str | None = None
 
 
 def _info_entries(job: ResolvedRecording, root: StorageRoot) -> list[infofile.InfoEntry]:
@@ -123,6 +125,7 @@ def run(
         zone, files=list(resume.files), total_bytes=resume.total_bytes,
         total_time_ms=resume.total_time_ms,
         sequence=resume.next_sequence - 1 if resume.next_sequence else None,
+        pod_uid=reporting.pod_uid if reporting is not None else None,
     )
     if reporter is not None:
         progress.on_change = reporter.notify

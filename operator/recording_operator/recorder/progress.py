@@ -38,8 +38,10 @@ class Progress:
         total_time_ms: int = 0,
         sequence: int | None = None,
         clock: Callable[[], datetime] = now,
+        pod_uid: str | None = None,
     ) -> None:
         self._lock = threading.Lock()
+        self._pod_uid = pod_uid
         self._zone = zone
         self._clock = clock
         self.on_change: Callable[[], None] | None = None
@@ -143,6 +145,7 @@ class Progress:
                     "state": self.state.value,
                     "message": self.message,
                     "finished": self.finished,
+                    "podUID": self._pod_uid,
                     "updatedTime": self.time(self._clock()),
                 },
                 "startTime": self.time(self.start_time) if self.start_time else None,
