@@ -43,3 +43,25 @@ def test_the_info_file_wins_when_it_is_ahead_of_the_status() -> None:
     resume = plan_resume(status(recorder={"state": "recording"}, sequence=1), "TX",
                          [info(0), info(1), info(2), info(7, tx="OTHER")])
     assert resume.next_sequence == 3
+
+
+def test_a_crash_between_two_files_keeps_the_finished_files_figures() -> None:
+    """Killed right after a split, before the new file was reported: the status names the
+    finished file, whose figures stay in the totals."""
+    resume = plan_resume(status(
+        recorder={"state": "recording"}, sequence=0, outputFilePath="TX_v_a_s_1_2.ts",
+        startTime="2026-01-01T00:00:00.000+00:00", recordBytes=109416, recordTime=2005,
+        totalRecordBytes=109416, totalRecordTime=2005,
+    ), "TX", [])
+    assert resume.next_sequence == 1
+    assert (resume.total_bytes, resume.total_time_ms) == (109416, 2005)
+    assert resume.orphan is None
+
+
+def test_the_info_files_sums_are_the_totals() -> None:
+    resume = plan_resume(status(recorder={"state": "recording"}, sequence=1,
+                                outputFilePath="TX_1.recording.ts",
+                                startTime="2026-01-01T00:00:00.000+00:00", recordBytes=5,
+                                recordTime=5, totalRecordBytes=7, totalRecordTime=7),
+                         "TX", [info(0), info(1, tx="OTHER")])
+    assert (resume.total_bytes, resume.total_time_ms) == (1, 1)

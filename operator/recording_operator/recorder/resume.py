@@ -10,6 +10,8 @@ a status patch that never got through.
 
 from __future__ import annotations
 
+import posixpath
+
 from ..model.recording import FileRecord, RecordingStatus
 from ..model.resource import State
 from ..model.timefmt import parse_time
@@ -32,7 +34,10 @@ def plan_resume(
             next_sequence = status.sequence + 1
         recorder = status.recorder
         crashed = recorder is not None and recorder.state == State.RECORDING
-        if crashed and status.sequence is not None:
+        # Between two files the status names the finished one: its figures are in the totals
+        # for good, and nothing is open (a file opened after that report is found on disk).
+        live = ".recording." in posixpath.basename(status.output_file_path or "")
+        if crashed and live and status.sequence is not None:
             # It died mid-file: that file's partial figures are in the totals; the recovered
             # file's real figures replace them.
             total_bytes = max(0, total_bytes - (status.record_bytes or 0))
@@ -43,9 +48,13 @@ def plan_resume(
                     sequence=status.sequence,
                     start=parse_time(status.start_time),
                 )
-    mine = [e.sequence for e in info if e.transaction_id == transaction_id]
+    mine = [e for e in info if e.transaction_id == transaction_id]
     if mine:
-        next_sequence = max(next_sequence, max(mine) + 1)
+        next_sequence = max(next_sequence, max(e.sequence for e in mine) + 1)
+        # The info file lists every finished file, even one whose status patch never got
+        # through: its sums are the totals (a recovered orphan adds its own figures later).
+        total_bytes = sum(e.record_bytes for e in mine)
+        total_time = sum(e.record_time for e in mine)
     if orphan is not None and orphan.sequence < next_sequence - 1:
         # The info file already lists files after it: it was finished after all.
         orphan = None
