@@ -13,7 +13,15 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .rules import FILE_EXTENSIONS, INFO_EXTENSIONS, path_problem
 
@@ -90,18 +98,11 @@ class AppConfig(_Strict):
             raise ValueError(f"{value!r} is not a URL (e.g. rtmp://host:1935/{{app}}/{{stream}})")
         return value
 
-    @field_validator("file_path")
+    @field_validator("file_path", "info_path")
     @classmethod
-    def _file_path(cls, value: str) -> str:
-        problem = path_problem(value, FILE_EXTENSIONS)
-        if problem:
-            raise ValueError(f"{value!r} {problem}")
-        return value
-
-    @field_validator("info_path")
-    @classmethod
-    def _info_path(cls, value: str) -> str:
-        problem = path_problem(value, INFO_EXTENSIONS)
+    def _path(cls, value: str, info: ValidationInfo) -> str:
+        extensions = FILE_EXTENSIONS if info.field_name == "file_path" else INFO_EXTENSIONS
+        problem = path_problem(value, extensions)
         if problem:
             raise ValueError(f"{value!r} {problem}")
         return value
