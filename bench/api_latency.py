@@ -55,14 +55,14 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
 
 
 def _wait_served(plane: ControlPlane, deadline: float = 30) -> None:
-    from recording_operator.local.controlplane import ApiError
+    from recording_operator.local.controlplane import AdminError
 
     end = time.monotonic() + deadline
     while True:
         try:
             plane.request("GET", "/apis/recording-operator.dev/v1alpha1/recordings?limit=1")
             return
-        except ApiError as exc:
+        except AdminError as exc:
             if exc.status != 429 or time.monotonic() > end:
                 raise
             time.sleep(0.1)

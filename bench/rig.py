@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
-from recording_operator.local.controlplane import ApiError, ControlPlane, free_port
+from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
 
 from .common import rbac_rules, wait_for
 
@@ -155,7 +155,7 @@ class Rig:
         assert self.plane is not None
         try:
             answer = self.plane.request("GET", f"/api/v1/namespaces/{self.namespace}/pods?limit=1")
-        except ApiError as exc:
+        except AdminError as exc:
             if exc.status == 429:
                 return 0
             raise

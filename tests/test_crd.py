@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from recording_operator.local.controlplane import ApiError, ControlPlane
+from recording_operator.local.controlplane import AdminError, ControlPlane
 from recording_operator.model.rules import SCHEDULE_PATTERN, is_valid_schedule
 
 pytestmark = pytest.mark.controlplane
@@ -50,14 +50,14 @@ def _retrying(call: Any) -> dict[str, Any]:
         try:
             result: dict[str, Any] = call()
             return result
-        except ApiError as exc:
+        except AdminError as exc:
             if exc.status != 429 or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
 
 
 def refused(plane: ControlPlane, ns: str, spec: Any) -> str:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(AdminError) as caught:
         create(plane, ns, spec)
     assert caught.value.status == 422, caught.value
     body = caught.value.body
@@ -163,7 +163,7 @@ def test_good_schedules_are_accepted_by_the_server_as_by_the_api(
 
 def test_the_spec_is_immutable(controlplane: ControlPlane, namespace: str) -> None:
     create(controlplane, namespace, {"id": "a", "stream": S})
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(AdminError) as caught:
         controlplane.request(
             "PATCH", BASE.format(ns=namespace) + "/r", {"spec": {"stream": {"name": "other"}}},
             content_type="application/merge-patch+json")
@@ -181,7 +181,7 @@ def test_status_state_is_an_enum_and_status_is_a_subresource(
 ) -> None:
     create(controlplane, namespace, {"id": "a", "stream": S})
     path = BASE.format(ns=namespace) + "/r/status"
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(AdminError) as caught:
         controlplane.request("PATCH", path, {"status": {"state": "started"}},
                              content_type="application/merge-patch+json")
     assert 'status.state: Unsupported value: "started"' in str(caught.value)

@@ -19,10 +19,9 @@ import pytest
 import uvicorn
 
 from recording_operator.api.app import create_app
-from recording_operator.api.settings import Settings
+from recording_operator.api.settings import ApiSettings
 from recording_operator.kube.connection import KubeTarget
-from recording_operator.local.controlplane import ApiError as AdminError
-from recording_operator.local.controlplane import ControlPlane
+from recording_operator.local.controlplane import AdminError, ControlPlane
 from recording_operator.model.config import parse_config
 from recording_operator.model.resource import GROUP, PLURAL, VERSION
 from tests.waiting import wait_for
@@ -232,7 +231,7 @@ class _Apis:
         prefix: str = "/v1",
         **top: Any,
     ) -> Api:
-        settings = Settings(
+        settings = ApiSettings(
             config=parse_config(config_for(self.namespace, **top)),
             access_token=TOKEN,
             prefix=prefix,

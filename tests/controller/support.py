@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from recording_operator.local.controlplane import ApiError, ControlPlane, free_port
+from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
 from recording_operator.model.naming import pod_name
 from tests.waiting import wait_for
 
@@ -53,7 +53,7 @@ class Kube:
     def recording(self, name: str) -> dict[str, Any] | None:
         try:
             return self.plane.request("GET", f"{RECORDINGS.format(ns=self.ns)}/{name}")
-        except ApiError as exc:
+        except AdminError as exc:
             if exc.status == 404:
                 return None
             raise
@@ -88,7 +88,7 @@ class Kube:
         try:
             return self.plane.request(
                 "GET", f"/api/v1/namespaces/{self.ns}/pods/{pod_name(recording)}")
-        except ApiError as exc:
+        except AdminError as exc:
             if exc.status == 404:
                 return None
             raise
@@ -118,7 +118,7 @@ class Kube:
                 self.plane.request(
                     "DELETE", f"/api/v1/namespaces/{self.ns}/pods/{pod['metadata']['name']}",
                     {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0})
-            except ApiError as exc:
+            except AdminError as exc:
                 if exc.status != 404:
                     raise
 

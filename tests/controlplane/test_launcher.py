@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from recording_operator.local import binaries
-from recording_operator.local.controlplane import ApiError, ControlPlane, ControlPlaneError
+from recording_operator.local.controlplane import AdminError, ControlPlane, ControlPlaneError
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.controlplane
@@ -96,7 +96,7 @@ def test_garbage_collector_removes_an_orphaned_pod(
 def _exists(plane: ControlPlane, path: str) -> bool:
     try:
         plane.request("GET", path)
-    except ApiError as exc:
+    except AdminError as exc:
         if exc.status == 404:
             return False
         raise

@@ -6,7 +6,7 @@ import contextlib
 import time
 from typing import Any
 
-from recording_operator.local.controlplane import ApiError, ControlPlane
+from recording_operator.local.controlplane import AdminError, ControlPlane
 
 Obj = dict[str, Any]
 
@@ -31,7 +31,7 @@ def object_path(obj: Obj) -> str:
 
 
 def read_back(plane: ControlPlane, obj: Obj) -> Obj:
-    """The object as the API server stored it (raises ApiError when it is not there)."""
+    """The object as the API server stored it (raises AdminError when it is not there)."""
     return plane.request("GET", object_path(obj))
 
 
@@ -39,10 +39,10 @@ def delete_namespace(plane: ControlPlane, name: str) -> None:
     """Deletes a namespace the way a full cluster would let it go: the local control plane runs
     no PVC-protection controller, so the claims' ``kubernetes.io/pvc-protection`` finalizers
     (which would hold the namespace in Terminating forever) are removed first."""
-    with contextlib.suppress(ApiError):
+    with contextlib.suppress(AdminError):
         claims = plane.request("GET", f"/api/v1/namespaces/{name}/persistentvolumeclaims")
         for claim in claims["items"]:
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(AdminError):
                 plane.request(
                     "PATCH", f"/api/v1/namespaces/{name}/persistentvolumeclaims/"
                     f"{claim['metadata']['name']}", {"metadata": {"finalizers": None}},
@@ -56,7 +56,7 @@ def wait_namespace_gone(plane: ControlPlane, name: str, timeout: float = 60.0) -
     while True:
         try:
             plane.request("GET", f"/api/v1/namespaces/{name}")
-        except ApiError as exc:
+        except AdminError as exc:
             if exc.status == 404:
                 return
             raise

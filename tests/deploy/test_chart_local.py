@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.local.controlplane import ApiError, ControlPlane, free_port
+from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
 from recording_operator.local.kubelet import KubeletSettings, KubeletThread
 from recording_operator.local.mediaserver import MediaServer
 from tests.waiting import wait_for
@@ -147,7 +147,7 @@ def installed(controlplane: ControlPlane, rbac_rules: dict[str, list[dict[str, A
         kubelet.stop(timeout=60)
         pods = controlplane.request("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
         for pod in pods:
-            with contextlib.suppress(ApiError):
+            with contextlib.suppress(AdminError):
                 controlplane.request(
                     "DELETE", f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}",
                     {"gracePeriodSeconds": 0})

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from recording_operator.local.controlplane import ApiError, ControlPlane
+from recording_operator.local.controlplane import AdminError, ControlPlane
 from recording_operator.local.kubelet import KubeletSettings, KubeletThread
 
 pytestmark = pytest.mark.controlplane
@@ -54,6 +54,6 @@ def force_delete_pods(plane: ControlPlane, namespace: str) -> None:
     """Pods left on a node nobody serves would hold their namespace in Terminating."""
     pods = plane.request("GET", f"/api/v1/namespaces/{namespace}/pods")["items"]
     for pod in pods:
-        with contextlib.suppress(ApiError):
+        with contextlib.suppress(AdminError):
             plane.request("DELETE", f"/api/v1/namespaces/{namespace}/pods/"
                           f"{pod['metadata']['name']}", {"gracePeriodSeconds": 0})

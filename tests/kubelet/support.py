@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, TypeVar
 
-from recording_operator.local.controlplane import ApiError, ControlPlane
+from recording_operator.local.controlplane import AdminError, ControlPlane
 from tests.waiting import wait_for
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ def make_pod(plane: ControlPlane, namespace: str, name: str, containers: list[Ob
 def get_pod(plane: ControlPlane, namespace: str, name: str) -> Obj | None:
     try:
         return plane.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
-    except ApiError as exc:
+    except AdminError as exc:
         if exc.status == 404:
             return None
         raise

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recording_operator.local.kubelet.env import ConfigError, resource_value
+from recording_operator.local.kubelet.env import ContainerConfigError, resource_value
 from recording_operator.local.kubelet.paths import PathMap, expand, safe_join
 from recording_operator.local.kubelet.status import (
     ContainerState,
@@ -51,7 +51,7 @@ def test_resource_values_default_to_the_node() -> None:
     assert resource_value(container, {"resource": "requests.cpu", "divisor": "1m"}, node) == (
         "250")
     assert resource_value(container, {"resource": "limits.cpu"}, node) == "2"
-    with pytest.raises(ConfigError):
+    with pytest.raises(ContainerConfigError):
         resource_value(container, {"resource": "cpu"}, node)
 
 

@@ -13,7 +13,7 @@ from .cache import CachedStore
 from .errors import ApiError, error_response, install_error_handlers
 from .gate import Gate
 from .routes import build_router
-from .settings import Settings
+from .settings import ApiSettings
 from .store import KubernetesStore, RecordingStore, StoreUnavailable
 
 HEALTH_PATH = "/healthz"
@@ -24,7 +24,7 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     return error_response(ApiError(503, str(exc)))
 
 
-def create_app(settings: Settings, store: RecordingStore | None = None) -> FastAPI:
+def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> FastAPI:
     """The API app. Without ``store`` it connects to Kubernetes (``settings.kube``) on start-up
     and closes the connection on shutdown."""
 

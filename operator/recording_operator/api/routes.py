@@ -20,7 +20,7 @@ from . import openapi
 from .body import parse_object, read_body
 from .errors import ApiError, ok_body
 from .manifest import recording_manifest
-from .settings import Settings
+from .settings import ApiSettings
 from .store import AlreadyExists, Recording, RecordingStore, Rejected
 from .validation import (
     DUPLICATE,
@@ -35,8 +35,8 @@ from .views import RenderedJSON, TaskViews
 _PATH = "/vhosts/{vhost}/apps/{app}"
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+def _settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
     return settings
 
 
@@ -55,7 +55,7 @@ async def _checked_body(
     return body, app_cfg, config.namespace_of(vhost, app)
 
 
-def build_router(settings: Settings) -> APIRouter:
+def build_router(settings: ApiSettings) -> APIRouter:
     router = APIRouter()
     legacy = settings.legacy_start_record_array
     views = TaskViews()

@@ -23,7 +23,7 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
+class ApiSettings:
     config: Config
     access_token: str = field(repr=False)
     prefix: str = DEFAULT_PREFIX
@@ -82,12 +82,12 @@ def load_settings(
     kube_url: str | None = None,
     prefix: str = DEFAULT_PREFIX,
     environ: dict[str, str] | None = None,
-) -> Settings:
+) -> ApiSettings:
     try:
         config = load_config(config_path) if config_path else default_config()
     except ConfigError as exc:
         raise SettingsError(str(exc)) from None
-    return Settings(
+    return ApiSettings(
         config=config,
         access_token=read_token(token_file, environ),
         prefix=normalise_prefix(prefix),

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from ..recorder.errors import SourceRefused
     from ..recorder.main import Reporting, job_problem
     from ..recorder.main import run as run_recorder
-    from ..recorder.session import Settings
+    from ..recorder.session import RecorderSettings
     from ..recorder.source import check_source
 
     if args.spec_file:
@@ -125,5 +125,5 @@ def run(args: argparse.Namespace) -> int:
             pod_uid=os.environ.get("RECORDING_POD_UID") or None,
         )
     storage_root = args.storage_root or os.environ.get("RECORDING_STORAGE_ROOT") or None
-    settings = Settings(retry_max=max(0.1, args.retry_max))
+    settings = RecorderSettings(retry_max=max(0.1, args.retry_max))
     return run_recorder(job, reporting=reporting, settings=settings, storage_root=storage_root)

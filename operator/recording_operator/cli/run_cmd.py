@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from ..controller.failures import Backoff
     from ..controller.logs import configure_logging
     from ..controller.operator import run_operator
-    from ..controller.settings import Settings
+    from ..controller.settings import OperatorSettings
     from ..kube.connection import KubeTarget
     from ..model.config import ConfigError, default_config, load_config
 
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     if args.failure_limit < 1:
         print("recording-operator run: --failure-limit must be at least 1", file=sys.stderr)
         return 2
-    settings = Settings(
+    settings = OperatorSettings(
         config=config,
         kube=KubeTarget(url=args.kube_url, kubeconfig=args.kubeconfig),
         namespaces=tuple(args.namespace),

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from .kubeapi import KubeApi
 from .metrics import Census
-from .settings import Settings
+from .settings import OperatorSettings
 
 
 @dataclass
 class Context:
-    settings: Settings
+    settings: OperatorSettings
     api: KubeApi
     census: Census = field(default_factory=Census)

@@ -14,13 +14,13 @@ from . import metrics
 from .context import Context
 from .kubeapi import KubeApi
 from .registry import build_registry
-from .settings import Settings, configure_kopf
+from .settings import OperatorSettings, configure_kopf
 
 log = logging.getLogger(__name__)
 
 
 async def run_operator(
-    settings: Settings,
+    settings: OperatorSettings,
     *,
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,

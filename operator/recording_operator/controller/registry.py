@@ -8,10 +8,10 @@ import kopf
 from ..model.resource import GROUP, LABEL_MANAGED_BY, LABEL_RECORDING, MANAGED_BY, PLURAL, VERSION
 from . import lifecycle, mirror, pods, stopping
 from .login import login_handler
-from .settings import Settings
+from .settings import OperatorSettings
 
 
-def build_registry(settings: Settings) -> kopf.OperatorRegistry:
+def build_registry(settings: OperatorSettings) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     kopf.on.login(id="login", registry=registry)(login_handler(settings.kube))
 

@@ -23,7 +23,7 @@ POD_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RECORDING}"
 
 
 @dataclass(frozen=True)
-class Settings:
+class OperatorSettings:
     config: Config
     kube: KubeTarget = field(default_factory=KubeTarget)
     #: Namespaces to watch; empty (and not ``all_namespaces``): those the config names.
@@ -52,7 +52,7 @@ class Settings:
         return float(self.config.recorder.termination_grace_period_seconds + 30)
 
 
-def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
+def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSettings) -> None:
     """kopf's knobs, set once before the operator starts."""
     persistence = kopf_settings.persistence
     # The finalizer every component knows by name (the API may pre-set it on create).

@@ -7,19 +7,12 @@ same environment (``KUBECONFIG``, ``KUBERNETES_SERVICE_HOST``) in the same order
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from kubernetes_asyncio import client, config
 
+from .target import KubeTarget
 
-@dataclass(frozen=True)
-class KubeTarget:
-    """Where to connect. All empty: a kubeconfig from ``$KUBECONFIG``, else in-cluster."""
-
-    url: str | None = None
-    kubeconfig: str | None = None
-    token: str | None = None
-    insecure: bool = False
+__all__ = ["KubeTarget", "connect"]
 
 
 async def connect(target: KubeTarget | None = None) -> client.ApiClient:

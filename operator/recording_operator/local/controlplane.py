@@ -58,7 +58,7 @@ class ControlPlaneError(RuntimeError):
     """The control plane could not start or answer; the message says which part and why."""
 
 
-class ApiError(RuntimeError):
+class AdminError(RuntimeError):
     def __init__(self, status: int, body: dict[str, Any] | str, what: str) -> None:
         self.status = status
         self.body = body
@@ -278,7 +278,7 @@ class ControlPlane:
                     f"{process.name} exited with code {code} during start; its last log lines "
                     f"({process.log}):\n{process.tail()}"
                 )
-            with contextlib.suppress(OSError, ApiError, ssl.SSLError):
+            with contextlib.suppress(OSError, AdminError, ssl.SSLError):
                 if ready():
                     return
             time.sleep(0.1)
@@ -327,7 +327,7 @@ class ControlPlane:
         content_type: str = "application/json",
         timeout: float = 30.0,
     ) -> dict[str, Any]:
-        """One admin call to the API server; raises :class:`ApiError` on an HTTP error."""
+        """One admin call to the API server; raises :class:`AdminError` on an HTTP error."""
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -344,7 +344,7 @@ class ControlPlane:
                 payload: dict[str, Any] | str = json.loads(raw)
             except ValueError:
                 payload = raw.decode(errors="replace")
-            raise ApiError(exc.code, payload, f"{method} {path}") from None
+            raise AdminError(exc.code, payload, f"{method} {path}") from None
         if not raw:
             return {}
         result: dict[str, Any] = json.loads(raw)
@@ -398,7 +398,7 @@ class ControlPlane:
         try:
             plural = spec["names"]["plural"]
             self.request("GET", f"/apis/{spec['group']}/{version}/{plural}?limit=1")
-        except ApiError as exc:
+        except AdminError as exc:
             if exc.status in (404, 429, 503):
                 return False
             raise
@@ -408,12 +408,12 @@ class ControlPlane:
         try:
             self.request("POST", "/api/v1/namespaces", {
                 "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-        except ApiError as exc:
+        except AdminError as exc:
             if exc.status != 409:
                 raise
 
     def delete_namespace(self, name: str) -> None:
-        with contextlib.suppress(ApiError):
+        with contextlib.suppress(AdminError):
             self.request("DELETE", f"/api/v1/namespaces/{name}")
 
     def service_account_kubeconfig(

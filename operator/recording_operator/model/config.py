@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -24,6 +25,7 @@ from pydantic import (
 )
 
 from .rules import FILE_EXTENSIONS, INFO_EXTENSIONS, path_problem
+from .streammap import StreamMapError, StreamMapRule, load_record_map
 
 _LABEL_SAFE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -83,6 +85,31 @@ class AppConfig(_Strict):
     file_path: str = Field(default=DEFAULT_FILE_PATH, alias="filePath")
     info_path: str = Field(default=DEFAULT_INFO_PATH, alias="infoPath")
     variants: dict[str, VariantConfig] = Field(default_factory=dict)
+    #: Record-on-publish rules (OME's StreamMap), and/or an OME record_map.xml: rules add up.
+    stream_map: list[StreamMapRule] = Field(default_factory=list, alias="streamMap")
+    stream_map_file: str | None = Field(default=None, alias="streamMapFile")
+    _file_rules: list[StreamMapRule] = PrivateAttr(default_factory=list)
+
+    @property
+    def rules(self) -> list[StreamMapRule]:
+        """Every StreamMap rule of the app: ``streamMap`` first, then ``streamMapFile``'s."""
+        return [*self.stream_map, *self._file_rules]
+
+    @model_validator(mode="after")
+    def _stream_map(self) -> AppConfig:
+        if self.stream_map_file:
+            try:
+                self._file_rules = load_record_map(self.stream_map_file)
+            except StreamMapError as exc:
+                raise ValueError(f"streamMapFile: {exc}") from None
+        for rule in self.rules:
+            for variant in rule.variant_names:
+                if variant not in self.variants:
+                    raise ValueError(
+                        f"streamMap: rule {rule.stream_name!r} names variant {variant!r}, "
+                        "which the app's 'variants' do not define"
+                    )
+        return self
 
     @field_validator("namespace")
     @classmethod

@@ -23,7 +23,7 @@ from .errors import RecorderError
 from .paths import MacroValues, StorageRoot, expand
 from .progress import Progress
 from .resume import plan_resume
-from .session import EXIT_FAILED, Recorder, Resume, Settings
+from .session import EXIT_FAILED, Recorder, RecorderSettings, Resume
 
 if TYPE_CHECKING:  # the Kubernetes client is loaded only when reporting is on
     from ..kube.connection import KubeTarget
@@ -92,7 +92,7 @@ def run(
     job: ResolvedRecording,
     *,
     reporting: Reporting | None,
-    settings: Settings | None = None,
+    settings: RecorderSettings | None = None,
     storage_root: str | None = None,
     stop: threading.Event | None = None,
 ) -> int:

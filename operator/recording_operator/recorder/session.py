@@ -50,7 +50,7 @@ EXIT_FAILED = 1
 
 
 @dataclass(frozen=True)
-class Settings:
+class RecorderSettings:
     source: SourceOptions = field(default_factory=SourceOptions)
     #: Reconnect backoff while the stream is absent: first delay, cap (seconds).
     retry_initial: float = 0.5
@@ -111,7 +111,7 @@ class Recorder:
         progress: Progress,
         stop: threading.Event,
         *,
-        settings: Settings | None = None,
+        settings: RecorderSettings | None = None,
         resume: Resume | None = None,
         storage_root: str | None = None,
         clock: Callable[[], datetime] = now,
@@ -119,7 +119,7 @@ class Recorder:
         self.job = job
         self.progress = progress
         self.stop = stop
-        self.settings = settings or Settings()
+        self.settings = settings or RecorderSettings()
         self.resume = resume or Resume()
         self.root = StorageRoot(storage_root or job.storage_root)
         self.clock = clock

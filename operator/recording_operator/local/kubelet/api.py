@@ -21,11 +21,11 @@ log = logging.getLogger(__name__)
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 Obj = dict[str, Any]
-#: What a lost connection or a stalled server raises; all of it becomes ApiError(0).
+#: What a lost connection or a stalled server raises; all of it becomes RunnerApiError(0).
 _TRANSPORT = (TimeoutError, OSError, aiohttp.ClientError)
 
 
-class ApiError(Exception):
+class RunnerApiError(Exception):
     """An answer outside 2xx; ``status`` 0 means the server was not reached."""
 
     def __init__(self, status: int, reason: str, body: Obj | None = None) -> None:
@@ -36,7 +36,7 @@ class ApiError(Exception):
         super().__init__(f"HTTP {status}: {message}")
 
 
-class Gone(ApiError):
+class Gone(RunnerApiError):
     """The watch's resourceVersion is too old: the caller must list again."""
 
 
@@ -73,19 +73,19 @@ class Api:
                 _request_timeout=within or self.timeout,
             )
         except _TRANSPORT as exc:
-            raise ApiError(0, f"{method} {path}: {exc!r}") from exc
+            raise RunnerApiError(0, f"{method} {path}: {exc!r}") from exc
         except ApiException as exc:  # raised by the client for some transport errors
-            raise ApiError(exc.status or 0, str(exc.reason)) from exc
+            raise RunnerApiError(exc.status or 0, str(exc.reason)) from exc
         try:
             raw = await response.read()
             status = response.status
         except _TRANSPORT as exc:
-            raise ApiError(0, f"{method} {path}: {exc!r}") from exc
+            raise RunnerApiError(0, f"{method} {path}: {exc!r}") from exc
         finally:
             response.release()
         data = _decode(raw)
         if not 200 <= status < 300:
-            raise ApiError(status, f"{method} {path}", data)
+            raise RunnerApiError(status, f"{method} {path}", data)
         return data
 
     async def watch(
@@ -113,24 +113,26 @@ class Api:
                     sock_connect=self.timeout, sock_read=timeout_seconds + 30),
             )
         except _TRANSPORT as exc:
-            raise ApiError(0, f"watch {path}: {exc!r}") from exc
+            raise RunnerApiError(0, f"watch {path}: {exc!r}") from exc
         try:
             if response.status == 410:
                 raise Gone(410, f"watch {path}", _decode(await response.read()))
             if not 200 <= response.status < 300:
-                raise ApiError(response.status, f"watch {path}", _decode(await response.read()))
+                raise RunnerApiError(
+                    response.status, f"watch {path}", _decode(await response.read())
+                )
             while True:
                 try:
                     line = await response.content.readline()
                 except _TRANSPORT as exc:
-                    raise ApiError(0, f"watch {path}: {exc!r}") from exc
+                    raise RunnerApiError(0, f"watch {path}: {exc!r}") from exc
                 if not line:
                     return
                 event = _decode(line)
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
                     code = int(status.get("code") or 0)
-                    error = Gone if code == 410 else ApiError
+                    error = Gone if code == 410 else RunnerApiError
                     raise error(code, f"watch {path}", status)
                 yield event
         finally:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .api import Api, ApiError
+from .api import Api, RunnerApiError
 from .paths import PathMap, expand
 from .status import HOST_IP, POD_IP
 
@@ -24,7 +24,7 @@ Obj = dict[str, Any]
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
-class ConfigError(Exception):
+class ContainerConfigError(Exception):
     """The container cannot be configured yet (a missing ConfigMap, Secret or key)."""
 
 
@@ -56,9 +56,9 @@ class ObjectCache:
             try:
                 self._seen[key] = await self.api.request(
                     "GET", f"/api/v1/namespaces/{self.namespace}/{kind}/{name}")
-            except ApiError as exc:
+            except RunnerApiError as exc:
                 if exc.status != 404:
-                    raise ConfigError(f"cannot read {kind[:-1]} {name!r}: {exc}") from exc
+                    raise ContainerConfigError(f"cannot read {kind[:-1]} {name!r}: {exc}") from exc
                 self._seen[key] = None
         return self._seen[key]
 
@@ -67,7 +67,7 @@ class ObjectCache:
         if obj is None:
             if optional:
                 return None
-            raise ConfigError(f"{kind[:-1]} {name!r} not found")
+            raise ContainerConfigError(f"{kind[:-1]} {name!r} not found")
         return object_data(kind, obj)
 
 
@@ -110,7 +110,7 @@ def field_value(pod: Obj, field_path: str) -> str:
         if match.group(2) is not None:
             return str(values.get(match.group(2), ""))
         return "\n".join(f'{k}="{v}"' for k, v in sorted(values.items()))
-    raise ConfigError(f"fieldRef {field_path!r} is not supported")
+    raise ContainerConfigError(f"fieldRef {field_path!r} is not supported")
 
 
 _SUFFIX: dict[str, int | Decimal] = {
@@ -123,11 +123,11 @@ _SUFFIX: dict[str, int | Decimal] = {
 def quantity(text: str) -> Decimal:
     match = re.fullmatch(r"([0-9.eE+-]+?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m|)", str(text).strip())
     if not match:
-        raise ConfigError(f"bad quantity {text!r}")
+        raise ContainerConfigError(f"bad quantity {text!r}")
     try:
         return Decimal(match.group(1)) * Decimal(_SUFFIX[match.group(2)])
     except InvalidOperation as exc:
-        raise ConfigError(f"bad quantity {text!r}") from exc
+        raise ContainerConfigError(f"bad quantity {text!r}") from exc
 
 
 def resource_value(container: Obj, ref: Obj, allocatable: Mapping[str, str]) -> str:
@@ -135,7 +135,7 @@ def resource_value(container: Obj, ref: Obj, allocatable: Mapping[str, str]) -> 
     resource = str(ref.get("resource", ""))
     kind, _, name = resource.partition(".")
     if kind not in ("limits", "requests") or not name:
-        raise ConfigError(f"resourceFieldRef {resource!r} is not supported")
+        raise ContainerConfigError(f"resourceFieldRef {resource!r} is not supported")
     resources = container.get("resources") or {}
     raw = (resources.get(kind) or {}).get(name)
     if raw is None and kind == "requests":
@@ -144,7 +144,7 @@ def resource_value(container: Obj, ref: Obj, allocatable: Mapping[str, str]) -> 
         raw = allocatable.get(name, "0") if kind == "limits" else "0"
     divisor = quantity(str(ref.get("divisor") or "1"))
     if divisor <= 0:
-        raise ConfigError(f"bad divisor in resourceFieldRef {resource!r}")
+        raise ContainerConfigError(f"bad divisor in resourceFieldRef {resource!r}")
     return str(math.ceil(quantity(str(raw)) / divisor))
 
 
@@ -189,12 +189,12 @@ async def container_env(
                 if ref["key"] not in data:
                     if optional:
                         break
-                    raise ConfigError(
+                    raise ContainerConfigError(
                         f"key {ref['key']!r} not found in {kind[:-1]} {ref.get('name')!r}")
                 env[name] = data[ref["key"]].decode(errors="replace")
                 break
             else:
-                raise ConfigError(f"env {name}: unsupported valueFrom {sorted(source)}")
+                raise ContainerConfigError(f"env {name}: unsupported valueFrom {sorted(source)}")
     return env
 
 

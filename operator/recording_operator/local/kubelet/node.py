@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .api import MERGE_PATCH, Api, ApiError
+from .api import MERGE_PATCH, Api, RunnerApiError
 from .settings import KubeletSettings
 from .status import HOST_IP, now, now_micro
 
@@ -122,7 +122,7 @@ class Node:
                 "metadata": {"name": self.name, "labels": self._labels()}}
         try:
             node = await self.api.request("POST", "/api/v1/nodes", body=body)
-        except ApiError as exc:
+        except RunnerApiError as exc:
             if exc.status != 409:
                 raise
             node = await self.api.request(
@@ -146,7 +146,7 @@ class Node:
         if self._lease is None:
             try:
                 self._lease = await self.api.request("GET", f"{LEASES}/{self.name}")
-            except ApiError as exc:
+            except RunnerApiError as exc:
                 if exc.status != 404:
                     raise
                 self._lease = await self.api.request("POST", LEASES, body={
@@ -160,7 +160,7 @@ class Node:
         lease["spec"] = {**(lease.get("spec") or {}), **spec}
         try:
             self._lease = await self.api.request("PUT", f"{LEASES}/{self.name}", body=lease)
-        except ApiError as exc:
+        except RunnerApiError as exc:
             self._lease = None  # stale or deleted: read it again next time
             if exc.status not in (404, 409):
                 raise
@@ -176,5 +176,5 @@ class Node:
                 if since_status >= self.settings.status_interval:
                     since_status = 0.0
                     await self.post_status(ready=True)
-            except ApiError as exc:
+            except RunnerApiError as exc:
                 log.warning("node %s: heartbeat failed: %s", self.name, exc)

@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from . import volumes as vol
-from .api import MERGE_PATCH, Api, ApiError, pod_path
-from .env import ConfigError, ObjectCache, StartError, command_line, container_env, runner_path
+from .api import MERGE_PATCH, Api, RunnerApiError, pod_path
+from .env import (
+    ContainerConfigError,
+    ObjectCache,
+    StartError,
+    command_line,
+    container_env,
+    runner_path,
+)
 from .paths import PathMap
 from .probes import run_probe
 from .process import Process
@@ -184,7 +191,7 @@ class PodWorker:
                     self._kubeconfig = await self.tokens.write_service_account(
                         self.dirs.service_account)
                 return volumes
-            except (ConfigError, ApiError, ValueError, OSError) as exc:
+            except (ContainerConfigError, RunnerApiError, ValueError, OSError) as exc:
                 message = f"cannot set up the pod's volumes: {exc}"
                 log.warning("pod %s/%s: %s", self.namespace, self.name, message)
                 for c in [*self.state.init_containers, *self.state.containers]:
@@ -244,7 +251,7 @@ class PodWorker:
                     return False
             try:
                 launch = await self._launch(spec, volumes)
-            except ConfigError as exc:
+            except ContainerConfigError as exc:
                 state.set_waiting("CreateContainerConfigError", str(exc))
                 await self.report()
                 if await self._sleep(config_retry.next(0.0)):
@@ -271,8 +278,8 @@ class PodWorker:
             paths = vol.mounts(spec, volumes, plain)
             env = await container_env(self.pod, spec, base, objects, paths,
                                       self.node.allocatable)
-        except (ApiError, ValueError, OSError) as exc:
-            raise ConfigError(str(exc)) from exc
+        except (RunnerApiError, ValueError, OSError) as exc:
+            raise ContainerConfigError(str(exc)) from exc
         argv = command_line(spec, env, paths)
         cwd = self.dirs.pod
         if spec.get("workingDir"):
@@ -373,7 +380,7 @@ class PodWorker:
                         "PATCH", pod_path(self.namespace, self.name, "status"), body=body,
                         content_type=MERGE_PATCH, within=within)
                     return
-                except ApiError as exc:
+                except RunnerApiError as exc:
                     # 404: gone; 422 "metadata.uid ... immutable": the name is another pod's now.
                     if exc.status == 404 or (exc.status == 422 and "metadata.uid" in str(exc)):
                         self.gone = True
@@ -396,7 +403,7 @@ class PodWorker:
             await self.node.api.request("DELETE", pod_path(self.namespace, self.name),
                                         body=body, within=5.0 if self.shutdown else None)
             self.removed = True
-        except ApiError as exc:
+        except RunnerApiError as exc:
             if exc.status in (404, 409):
                 self.removed = True
             else:

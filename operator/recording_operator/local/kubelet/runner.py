@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from ...kube.connection import KubeTarget, connect
-from .api import Api, ApiError, Gone
+from .api import Api, Gone, RunnerApiError
 from .node import Node
 from .pod import NodeContext, PodWorker
 from .settings import KubeletSettings
@@ -60,7 +60,7 @@ class LocalKubelet:
 
     async def start(self) -> None:
         """Registers the node and takes over the pods already bound to it; returns once the
-        first listing is done. Raises :class:`ApiError` if the API refuses (e.g. RBAC)."""
+        first listing is done. Raises :class:`RunnerApiError` if the API refuses (e.g. RBAC)."""
         if self._started:
             raise RuntimeError("this LocalKubelet was already started")
         self._started = True
@@ -100,7 +100,7 @@ class LocalKubelet:
         if self._node is not None:
             try:
                 await self._node.post_status(ready=False, within=5.0)
-            except ApiError as exc:
+            except RunnerApiError as exc:
                 log.warning("node %s: could not mark NotReady: %s", self.node_name, exc)
         await self._close()
         log.info("local kubelet for node %s stopped", self.node_name)
@@ -244,7 +244,7 @@ class LocalKubelet:
     async def _remove(self, pod: Obj) -> None:
         assert self._api is not None
         meta = pod["metadata"]
-        with contextlib.suppress(ApiError):
+        with contextlib.suppress(RunnerApiError):
             await self._api.request(
                 "DELETE", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
                 body={"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
@@ -267,7 +267,7 @@ class LocalKubelet:
                     log.info("bound pod %s/%s to %s", meta["namespace"], meta["name"],
                              self.node_name)
                     return
-                except ApiError as exc:
+                except RunnerApiError as exc:
                     if exc.status in (404, 409):
                         return  # gone, or bound meanwhile
                     log.warning("binding pod %s/%s failed: %s", meta["namespace"],

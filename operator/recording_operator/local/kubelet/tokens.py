@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from .api import Api, ApiError
+from .api import Api, RunnerApiError
 from .status import parse_time
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class PodTokens:
                     continue
                 try:
                     new = await self._request(*key)
-                except ApiError as exc:
+                except RunnerApiError as exc:
                     log.warning("token refresh for pod %s/%s failed: %s", self.namespace,
                                 self.pod_name, exc)
                     await asyncio.sleep(min(10.0, max(1.0, delay)))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .env import ConfigError, ObjectCache, field_value
+from .env import ContainerConfigError, ObjectCache, field_value
 from .paths import PathMap, expand, safe_join
 from .tokens import DEFAULT_EXPIRATION, PodTokens, write_private
 
@@ -102,7 +102,9 @@ async def prepare(pod: Obj, dirs: PodDirs, objects: ObjectCache, tokens: PodToke
             out[name] = own
         else:
             kinds = sorted(k for k in volume if k != "name")
-            raise ConfigError(f"volume {name!r}: type {kinds} cannot be mapped by the local runner")
+            raise ContainerConfigError(
+                f"volume {name!r}: type {kinds} cannot be mapped by the local runner"
+            )
     return out
 
 
@@ -112,7 +114,7 @@ def mounts(container: Obj, volumes: dict[str, Path], env: dict[str, str]) -> Pat
     for mount in container.get("volumeMounts") or []:
         volume = volumes.get(mount["name"])
         if volume is None:
-            raise ConfigError(f"volumeMount {mount['name']!r} names no volume of the pod")
+            raise ContainerConfigError(f"volumeMount {mount['name']!r} names no volume of the pod")
         sub = mount.get("subPath") or expand(str(mount.get("subPathExpr") or ""), env)
         path = safe_join(volume, sub) if sub else volume
         if sub and not path.exists():
@@ -130,9 +132,9 @@ def _host_path(source: Obj) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
     elif kind == "Directory" and not path.is_dir():
-        raise ConfigError(f"hostPath {path} is not a directory")
+        raise ContainerConfigError(f"hostPath {path} is not a directory")
     elif kind == "File" and not path.is_file():
-        raise ConfigError(f"hostPath {path} is not a file")
+        raise ContainerConfigError(f"hostPath {path} is not a file")
     return path
 
 
@@ -156,7 +158,7 @@ async def _write_object(directory: Path, kind: str, name: str, source: Obj,
         if item["key"] not in data:
             if source.get("optional"):
                 continue
-            raise ConfigError(f"key {item['key']!r} not found in {kind[:-1]} {name!r}")
+            raise ContainerConfigError(f"key {item['key']!r} not found in {kind[:-1]} {name!r}")
         write_private(safe_join(directory, item["path"]), data[item["key"]],
                       int(item.get("mode", default_mode)))
 
@@ -167,7 +169,7 @@ def _write_downward(directory: Path, pod: Obj, items: list[Obj], default_mode: i
         _fresh(directory)
     for item in items:
         if "fieldRef" not in item:
-            raise ConfigError("downwardAPI: only fieldRef items are supported locally")
+            raise ContainerConfigError("downwardAPI: only fieldRef items are supported locally")
         value = field_value(pod, item["fieldRef"]["fieldPath"])
         write_private(safe_join(directory, item["path"]), value.encode(),
                       int(item.get("mode", default_mode)))
@@ -195,4 +197,6 @@ async def _write_projected(directory: Path, pod: Obj, projected: Obj, objects: O
             _write_downward(directory, pod, source["downwardAPI"].get("items") or [], mode,
                             fresh=False)
         else:
-            raise ConfigError(f"projected source {sorted(source)} is not supported locally")
+            raise ContainerConfigError(
+                f"projected source {sorted(source)} is not supported locally"
+            )
