@@ -12,6 +12,7 @@ from . import openapi
 from .cache import CachedStore
 from .errors import ApiError, error_response, install_error_handlers
 from .gate import Gate
+from .notify import build_notify_router, public_paths
 from .routes import build_router
 from .settings import ApiSettings
 from .store import KubernetesStore, RecordingStore, StoreUnavailable
@@ -62,6 +63,7 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
     install_error_handlers(app)
     app.add_exception_handler(StoreUnavailable, _unavailable)
     app.include_router(build_router(settings), prefix=settings.prefix)
+    app.include_router(build_notify_router(settings), prefix=settings.prefix)
 
     @app.get(HEALTH_PATH, include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -69,7 +71,10 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
 
     openapi.install(app)
     app.add_middleware(
-        Gate, token=settings.access_token, public_paths={HEALTH_PATH, OPENAPI_PATH}
+        Gate,
+        token=settings.access_token,
+        # the notification routes take the token as a header or a query parameter themselves
+        public_paths={HEALTH_PATH, OPENAPI_PATH, *public_paths(settings.prefix)},
     )
     return app
 

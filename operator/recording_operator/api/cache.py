@@ -228,6 +228,13 @@ class CachedStore:
             cache.upsert(created)
         return created
 
+    async def by_name(self, namespace: str, name: str) -> Recording | None:
+        return await self.store.by_name(namespace, name)
+
+    async def annotate(self, namespace: str, name: str, annotations: dict[str, str]) -> bool:
+        # the cache learns the new version from its watch; nobody reads the annotation back
+        return await self.store.annotate(namespace, name, annotations)
+
     async def delete(self, namespace: str, name: str) -> bool:
         answer = await self.store.delete_returning(namespace, name)
         cache = self.caches.get(namespace)

@@ -14,20 +14,28 @@ from ..model.resource import (
 )
 
 
-def recording_manifest(spec: dict[str, Any], namespace: str, created_time: str) -> dict[str, Any]:
+def recording_manifest(
+    spec: dict[str, Any],
+    namespace: str,
+    created_time: str,
+    *,
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """One object, made in one create call, so a Recording is never left half-made.
 
     The name is derived from (vhost, app, id), so two racing startRecords for one id collide in
     the Kubernetes API itself; the labels let kubectl users select a vhost/app's Recordings.
+    A StreamMap rule's task passes its own ``name`` (one per stream and rule) and label.
     """
     vhost, app = spec["vhost"], spec["app"]
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {
-            "name": recording_name(vhost, app, spec["id"]),
+            "name": name or recording_name(vhost, app, spec["id"]),
             "namespace": namespace,
-            "labels": {LABEL_VHOST: vhost, LABEL_APP: app},
+            "labels": {LABEL_VHOST: vhost, LABEL_APP: app, **(labels or {})},
             "annotations": {ANNOTATION_CREATED_TIME: created_time},
         },
         "spec": spec,

@@ -24,6 +24,14 @@ def recording_name(vhost: str, app: str, record_id: str) -> str:
     return f"{slug or 'rec'}-{_digest(vhost, app, record_id)}"
 
 
+def rule_recording_name(vhost: str, app: str, stream: str, rule_key: str) -> str:
+    """The Recording of a StreamMap rule's task for a stream: one name per (vhost, app, stream,
+    rule), so a repeated publish notification, on any API replica, cannot make a second task
+    while one exists: the Kubernetes API refuses the create."""
+    slug = _UNSAFE.sub("-", stream.lower()).strip("-")[:_PREFIX_LEN].strip("-")
+    return f"{slug or 'rec'}-rule-{_digest(vhost, app, stream, rule_key)}"
+
+
 def pod_name(recording: str) -> str:
     """The recorder pod of a Recording: one name, so a re-run reconcile finds, not duplicates."""
     name = f"{recording}-recorder"

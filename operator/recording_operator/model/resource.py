@@ -32,6 +32,14 @@ MANAGED_BY = "recording-operator"
 #: createdTime a client saw in startRecord's answer never changes afterwards.
 ANNOTATION_CREATED_TIME = f"{GROUP}/created-time"
 
+#: On Recordings a StreamMap rule made (OME's ``isConfig`` tasks): the rule's key
+#: (``model.streammap.StreamMapRule.key``). The API ends them when their stream ends.
+LABEL_RULE = f"{GROUP}/stream-map-rule"
+
+#: Set by the API when the media server says the Recording's stream was published (a
+#: timestamp, new at every publish): a recorder waiting for its stream tries again at once.
+ANNOTATION_PUBLISHED = f"{GROUP}/published"
+
 #: Holds a deleted Recording until its recorder has finished the last file.
 FINALIZER = f"{GROUP}/finalizer"
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .resource import ANNOTATION_CREATED_TIME, SegmentationRule, State
+from .resource import ANNOTATION_CREATED_TIME, LABEL_RULE, SegmentationRule, State
 from .timefmt import format_time, parse_time
 
 #: States in which the task has (or had) a recorder running: progress figures are shown.
@@ -112,7 +112,9 @@ def task_view(recording: Mapping[str, Any], *, state: State | None = None) -> di
 
     task: dict[str, Any] = {"id": spec.get("id") if isinstance(spec.get("id"), str) else ""}
     task["state"] = shown.value
-    task["isConfig"] = False
+    # OME's isConfig: the task was made by a StreamMap rule, not by startRecord
+    labels = _mapping(_mapping(recording.get("metadata")).get("labels"))
+    task["isConfig"] = LABEL_RULE in labels
     optional_text: list[tuple[str, Any]] = [
         ("metadata", spec.get("metadata")),
         ("vhost", spec.get("vhost", "default")),
