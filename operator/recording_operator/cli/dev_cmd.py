@@ -1,7 +1,8 @@
 """``recording-operator dev``: the whole system on this machine, recording a demo stream.
 
 The local control plane, the operator, the API, a local pod runner, an RTMP server and a demo
-publisher; Ctrl-C stops them in order, finishing open files first.
+publisher; whatever exits is restarted (see ``local/supervisor.py``), nothing outlives ``dev``
+(``local/reaper.py``), and Ctrl-C stops them in order, finishing open files first.
 """
 
 from __future__ import annotations
@@ -78,10 +79,16 @@ def run(args: argparse.Namespace) -> int:
         print("Stop (the current file is finished, then the task leaves the list):")
         print(_curl(url, token, "stopRecord", '{"id": "demo"}'))
         print()
-        print("Ctrl-C stops everything, finishing open files first.", flush=True)
-        stop.wait()
-        print("\nstopping: finishing open files…", flush=True)
+        print("Ctrl-C stops everything, finishing open files first. Whatever exits is "
+              "restarted (the status line counts restarts).", flush=True)
+        while not stop.wait(0.2) and not stack.failed.is_set():
+            pass
+        if stack.failed.is_set():
+            print(f"\nrecording-operator dev: {stack.supervisor.fatal}; stopping everything",
+                  file=sys.stderr, flush=True)
+        else:
+            print("\nstopping: finishing open files…", flush=True)
     finally:
         stack.stop()
     print("stopped.")
-    return 0
+    return 1 if stack.failed.is_set() else 0

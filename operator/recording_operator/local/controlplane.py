@@ -96,11 +96,14 @@ class _Process:
     argv: list[str]
     log: Path
     popen: subprocess.Popen[bytes] | None = None
+    #: Added to the inherited environment (the embedded stack marks its processes so).
+    env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(
                 self.argv,
+                env={**os.environ, **self.env} if self.env else None,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -172,8 +175,10 @@ class ControlPlane:
         api_port: int | None = None,
         bin_dir: Path | None = None,
         ready_timeout: float = 90.0,
+        env: dict[str, str] | None = None,
     ) -> ControlPlane:
-        """Starts etcd, kube-apiserver and kube-controller-manager and waits until ready."""
+        """Starts etcd, kube-apiserver and kube-controller-manager and waits until ready;
+        ``env`` is added to their environment."""
         bin_dir = bin_dir or binaries.find()
         owns = workdir is None
         workdir = Path(tempfile.mkdtemp(prefix="recording-operator-cp-")) if owns else workdir
@@ -253,6 +258,8 @@ class ControlPlane:
 
         plane = cls(workdir=workdir, url=url, admin_kubeconfig=admin_kubeconfig,
                     ca_cert=pki.ca_cert, _admin_cert=(admin.cert, admin.key), _owns_workdir=owns)
+        for process in (etcd, apiserver, controller_manager):
+            process.env = dict(env or {})
         try:
             plane._launch(etcd, lambda: _tcp_open(etcd_port), ready_timeout)
             plane._launch(apiserver, plane._ready, ready_timeout)
@@ -300,6 +307,12 @@ class ControlPlane:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def processes(self) -> list[_Process]:
+        """etcd, kube-apiserver, kube-controller-manager: each can be started again on its own
+        (same flags, ports and data), as the embedded stack's supervisor does."""
+        return list(self._processes)
 
     @property
     def pids(self) -> list[int]:
@@ -510,7 +523,8 @@ _CORE_KINDS = {"Namespace": "namespaces", "ServiceAccount": "serviceaccounts",
                "Service": "services", "PersistentVolumeClaim": "persistentvolumeclaims",
                "Node": "nodes"}
 _CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding",
-                   "CustomResourceDefinition", "Node"}
+                   "CustomResourceDefinition", "Node", "ValidatingAdmissionPolicy",
+                   "ValidatingAdmissionPolicyBinding"}
 
 
 def _object_path(manifest: dict[str, Any]) -> str:

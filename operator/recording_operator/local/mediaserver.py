@@ -120,8 +120,10 @@ class MediaServer:
         nginx: str | None = None,
         module: str | None = None,
         timeout: float = 10.0,
+        env: dict[str, str] | None = None,
     ) -> MediaServer:
-        """Starts nginx on ``host`` (loopback by default), on free ports unless given."""
+        """Starts nginx on ``host`` (loopback by default), on free ports unless given;
+        ``env`` is added to its environment."""
         binary = find_nginx(nginx)
         module_path = find_rtmp_module(binary, module)
         owns = workdir is None
@@ -136,6 +138,7 @@ class MediaServer:
         error_log = base / "error.log"
         process = subprocess.Popen(
             [binary, "-p", str(base), "-c", str(config), "-e", str(error_log)],
+            env={**os.environ, **env} if env else None,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -84,8 +85,11 @@ def make_clip(
 class Publisher:
     """One ``ffmpeg`` publishing to ``url``; restartable."""
 
-    def __init__(self, input_args: Sequence[str], url: str, ffmpeg: str | None = None) -> None:
+    def __init__(self, input_args: Sequence[str], url: str, ffmpeg: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.url = url
+        #: Added to ffmpeg's environment (the embedded stack marks its processes so).
+        self.env = dict(env or {})
         self._cmd = [
             find_ffmpeg(ffmpeg), "-nostdin", "-hide_banner", "-loglevel", "error",
             *input_args, "-f", _output_format(url), url,
@@ -133,6 +137,7 @@ class Publisher:
         self.process = subprocess.Popen(
             self._cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         self.started_at = time.monotonic()
         return self

@@ -15,9 +15,11 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,26 @@ import yaml
 
 from ..model.config import Config, default_config, load_config
 from ..model.resource import STORAGE_ROOT
+from . import reaper
 from .controlplane import ControlPlane, ControlPlaneError
 from .kubelet.settings import KubeletSettings
 from .kubelet.thread import KubeletThread
+from .leftovers import (
+    REAPER_MARK,
+    command_line,
+    end,
+    mark,
+    marked,
+    port_holder,
+    remove_pid_file,
+    running_owner,
+    write_pid_file,
+)
 from .mediaserver import MediaServer
 from .prerequisites import check
 from .publisher import Publisher
+from .supervisor import ProcessUnit, Supervisor
+from .units import ControlPlaneUnit, KubeletUnit, MediaUnit, PublisherUnit
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +55,10 @@ DEFAULT_TOKEN = "ome-access-token"  # noqa: S105 - OME's documented default, loc
 SYSTEM_NAMESPACE = "recording-operator-system"
 DEMO_APP = "app"
 DEMO_STREAM = "stream"
+#: Seconds the stack's processes get between SIGTERM and SIGKILL when ``dev`` died without
+#: stopping them (or an earlier run left them).
+REAPER_GRACE = 5.0
+KUBELET_LOGGER = "recording_operator.local.kubelet"
 
 
 class StackError(RuntimeError):
@@ -83,26 +103,61 @@ def _own_command() -> list[str]:
 
 
 class EmbeddedStack:
-    """Start with :meth:`start`; :meth:`stop` ends everything in order, finishing files first."""
+    """Start with :meth:`start`; :meth:`stop` ends everything in order, finishing files first.
 
-    def __init__(self, options: StackOptions) -> None:
+    While it runs, a :class:`Supervisor` restarts whatever exits (see :mod:`.supervisor`), and
+    a reaper process ends every process of the stack if the process holding it dies without
+    stopping it (see :mod:`.reaper`). ``report`` receives the supervisor's messages.
+    """
+
+    def __init__(self, options: StackOptions,
+                 report: Callable[[str], None] | None = None) -> None:
         self.options = options
         self.data_dir = options.data_dir.resolve()
         self.recordings_dir = self.data_dir / "recordings"
         self.logs_dir = self.data_dir / "logs"
         self.kubeconfig = self.data_dir / "kubeconfig"
         self.controlplane: ControlPlane | None = None
-        self.media: MediaServer | None = None
         self.publisher: Publisher | None = None
-        self.kubelet: KubeletThread | None = None
-        self.operator: subprocess.Popen[bytes] | None = None
-        self.api: subprocess.Popen[bytes] | None = None
         self.config: Config | None = None
-        self._operator_argv: list[str] = []
+        #: Set (with the reason) when a part of the stack cannot be kept running: the caller
+        #: should then stop the stack.
+        self.failed = threading.Event()
+        self.supervisor = Supervisor(report or _step, self._fatal)
+        self.mark = mark(self.data_dir)
+        self._media: MediaUnit | None = None
+        self._kubelet: KubeletUnit | None = None
+        #: Processes of our own (operator, API, ...), in start order; stopped in reverse.
+        self._processes: dict[str, ProcessUnit] = {}
+        self._reaper: subprocess.Popen[bytes] | None = None
+        self._log_handler: logging.Handler | None = None
 
     @property
     def api_url(self) -> str:
         return f"http://{self.options.host}:{self.options.port}/v1"
+
+    @property
+    def media(self) -> MediaServer | None:
+        """The media server running now (a restart makes a new one, on the same ports)."""
+        return None if self._media is None else self._media.server
+
+    @property
+    def kubelet(self) -> KubeletThread | None:
+        return None if self._kubelet is None else self._kubelet.thread
+
+    @property
+    def operator(self) -> subprocess.Popen[bytes] | None:
+        unit = self._processes.get("operator")
+        return None if unit is None else unit.process
+
+    @property
+    def api(self) -> subprocess.Popen[bytes] | None:
+        unit = self._processes.get("api")
+        return None if unit is None else unit.process
+
+    def process(self, name: str) -> ProcessUnit:
+        """One of the stack's own processes by name (``operator``, ``api``)."""
+        return self._processes[name]
 
     # -- start -------------------------------------------------------------------------------
 
@@ -121,12 +176,19 @@ class EmbeddedStack:
         prerequisites = check()
         for directory in (self.data_dir, self.recordings_dir, self.logs_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        self._clear_leftovers()
         _ensure_port_free(opts.host, opts.port, "the API (--port)")
         _ensure_port_free("127.0.0.1", opts.rtmp_port, "the RTMP server (--rtmp-port)")
+        write_pid_file(self.data_dir)
+        self._reaper = reaper.spawn(self.data_dir, REAPER_GRACE, self.logs_dir / "reaper.log")
+        self._log_handler = _log_to(self.logs_dir / "pod-runner.log")
 
         _step("starting the local Kubernetes control plane")
         self.controlplane = cp = ControlPlane.start(
-            self.data_dir / "controlplane", bin_dir=Path(prerequisites.controlplane_bin))
+            self.data_dir / "controlplane", bin_dir=Path(prerequisites.controlplane_bin),
+            env=self.mark)
+        for process in cp.processes:
+            self.supervisor.add(ControlPlaneUnit(process), critical=True)
         cp.apply_crds()
         shutil.copyfile(cp.admin_kubeconfig, self.kubeconfig)
         self.kubeconfig.chmod(0o600)
@@ -134,8 +196,12 @@ class EmbeddedStack:
         _step(f"starting the RTMP server on rtmp://127.0.0.1:{opts.rtmp_port}")
         self.config = config = self._config()
         apps = sorted({app for vhost in config.vhosts.values() for app in vhost.apps})
-        self.media = MediaServer.start(apps=apps, rtmp_port=opts.rtmp_port,
-                                       workdir=self.data_dir / "mediaserver")
+        self._media = media = MediaUnit(lambda: MediaServer.start(
+            apps=apps, rtmp_port=opts.rtmp_port,
+            http_port=self.media.http_port if self.media is not None else None,
+            workdir=self.data_dir / "mediaserver", env=self.mark))
+        media.start()
+        self.supervisor.add(media)
         config_path = self.data_dir / "config.yaml"
         config_path.write_text(yaml.safe_dump(config.model_dump(mode="json", by_alias=True,
                                                                 exclude_none=True)))
@@ -155,44 +221,94 @@ class EmbeddedStack:
             path=self.data_dir / "kubelet.kubeconfig")
 
         _step("starting the local pod runner (virtual kubelet)")
-        self.kubelet = KubeletThread(
+        self._kubelet = KubeletUnit(lambda: KubeletThread(
             kubelet_kc, self.data_dir / "kubelet", node_name="local",
-            settings=KubeletSettings(base_env={"PYTHONUNBUFFERED": "1"}),
-        ).start()
+            settings=KubeletSettings(base_env={"PYTHONUNBUFFERED": "1", **self.mark}),
+        ), self.logs_dir / "pod-runner.log")
+        self._kubelet.start()
+        self.supervisor.add(self._kubelet)
 
         _step("starting the operator")
         command = _own_command()
         ns_flags = [f"--namespace={ns}" for ns in namespaces]
-        self._operator_argv = [
+        self._run("operator", [
             *command, "run", f"--config={config_path}", f"--kubeconfig={operator_kc}",
             *ns_flags, "--bind-address=127.0.0.1", "--liveness-port=0", "--metrics-port=0",
-            "--log-format=plain", *opts.operator_args]
-        self.operator = self._spawn("operator", self._operator_argv)
+            "--log-format=plain", *opts.operator_args], grace=15)
 
         _step(f"starting the API on {self.api_url}")
-        env = {"RECORDING_OPERATOR_ACCESS_TOKEN": opts.access_token}
-        self.api = self._spawn("api", [
+        self._run("api", [
             *command, "api", f"--host={opts.host}", f"--port={opts.port}",
             f"--config={config_path}", f"--kubeconfig={api_kc}",
-            f"--log-level={'warning' if opts.log_level == 'info' else opts.log_level}"], env)
+            f"--log-level={'warning' if opts.log_level == 'info' else opts.log_level}"],
+            {"RECORDING_OPERATOR_ACCESS_TOKEN": opts.access_token})
         self._wait_api()
 
         if opts.demo:
             _step(f"publishing the demo stream to rtmp://127.0.0.1:{opts.rtmp_port}/"
                   f"{DEMO_APP}/{DEMO_STREAM}")
             self.publisher = Publisher.test_pattern(
-                self.media.rtmp_url(DEMO_APP, DEMO_STREAM), size="640x360").start()
-            self.media.wait_live(DEMO_APP, DEMO_STREAM, timeout=20)
+                media.server.rtmp_url(DEMO_APP, DEMO_STREAM) if media.server else "",
+                size="640x360")
+            self.publisher.env = dict(self.mark)
+            demo = PublisherUnit(self.publisher)
+            demo.start()
+            self.supervisor.add(demo)
+            if media.server is not None:
+                media.server.wait_live(DEMO_APP, DEMO_STREAM, timeout=20)
+        self.supervisor.start()
 
-    def restart_operator(self, *, kill: bool = True) -> None:
-        """Ends the operator (SIGKILL: as a crash would) and starts a new one."""
-        if self.operator is not None:
-            if kill:
-                self.operator.kill()
-                self.operator.wait(10)
-            else:
-                _terminate(self.operator, 15)
-        self.operator = self._spawn("operator", self._operator_argv)
+    def _run(self, name: str, argv: list[str], env: dict[str, str] | None = None, *,
+             grace: float = 10.0) -> ProcessUnit:
+        """Starts one of the stack's own processes, logging to ``logs/<name>.log``, and puts it
+        under supervision; it is stopped (in reverse start order) before the pod runner."""
+        child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.mark, **(env or {})}
+        child_env.pop("KUBECONFIG", None)
+        unit = ProcessUnit(name, argv, self.logs_dir / f"{name}.log", child_env, grace)
+        unit.start()
+        self._processes[name] = unit
+        self.supervisor.add(unit)
+        return unit
+
+    def restart_operator(self, *, kill: bool = True, timeout: float = 30.0) -> None:
+        """Ends the operator (SIGKILL, as a crash would, or SIGTERM) and waits until the
+        supervisor has started a new one."""
+        self.restart("operator", kill=kill, timeout=timeout)
+
+    def restart(self, name: str, *, kill: bool = True, timeout: float = 30.0) -> None:
+        unit = self._processes[name]
+        before = self.supervisor.restarts(name)
+        if kill:
+            unit.kill()
+        else:
+            unit.stop()
+        deadline = time.monotonic() + timeout
+        while self.supervisor.restarts(name) == before:
+            if time.monotonic() > deadline:
+                raise StackError(f"the {name} was not restarted within {timeout:.0f}s")
+            time.sleep(0.05)
+
+    def _fatal(self, why: str) -> None:
+        self.failed.set()
+
+    def _clear_leftovers(self) -> None:
+        """Ends what an earlier run on this data directory left running, or names the ``dev``
+        that still runs on it."""
+        owner = running_owner(self.data_dir)
+        if owner is not None:
+            raise StackError(
+                f"another recording-operator dev (pid {owner}: {command_line(owner)}) is "
+                f"running on {self.data_dir}; stop it first (Ctrl-C in its terminal, or "
+                f"kill {owner}), or pass another --data-dir")
+        deadline = time.monotonic() + REAPER_GRACE + 5
+        while marked(self.data_dir, key=REAPER_MARK) and time.monotonic() < deadline:
+            time.sleep(0.1)  # an earlier run's reaper is still ending its processes
+        leftovers = marked(self.data_dir)
+        if leftovers:
+            names = ", ".join(f"{pid} ({command_line(pid)[:60]})" for pid in leftovers[:10])
+            _step(f"stopping {len(leftovers)} processes an earlier run on {self.data_dir} "
+                  f"left running: {names}")
+            end(leftovers, REAPER_GRACE)
 
     def _config(self) -> Config:
         opts = self.options
@@ -233,17 +349,6 @@ class EmbeddedStack:
                                     "namespace": SYSTEM_NAMESPACE}]})
         return path
 
-    def _spawn(self, name: str, argv: list[str],
-               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        out = (self.logs_dir / f"{name}.log").open("ab")
-        child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        child_env.pop("KUBECONFIG", None)
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, env=child_env,
-                                   start_new_session=True)
-        out.close()
-        return process
-
     def _wait_api(self, timeout: float = 30.0) -> None:
         token = base64.b64encode(self.options.access_token.encode()).decode()
         request = urllib.request.Request(
@@ -270,42 +375,38 @@ class EmbeddedStack:
     def stop(self) -> None:
         """API first (no new tasks), then the operator, then the pod runner (recorders get
         SIGTERM and finish their files while the control plane can still take their status),
-        then the media side and the control plane."""
-        if self.api is not None:
-            _terminate(self.api, 10)
-            self.api = None
-        if self.operator is not None:
-            _terminate(self.operator, 15)
-            self.operator = None
-        if self.kubelet is not None:
-            self.kubelet.stop(timeout=60)
-            self.kubelet = None
+        then the media side and the control plane. Safe to call twice."""
+        self.supervisor.pause()
+        for unit in reversed(list(self._processes.values())):
+            unit.stop()
+        self._processes.clear()
+        if self._kubelet is not None:
+            self._kubelet.stop()
+            self._kubelet = None
         if self.publisher is not None:
             self.publisher.stop()
             self.publisher = None
-        if self.media is not None:
-            self.media.stop()
-            self.media = None
+        if self._media is not None:
+            self._media.stop()
+            self._media = None
         if self.controlplane is not None:
             self.controlplane.stop()
             self.controlplane = None
+        self.supervisor.close()
+        if self._log_handler is not None:
+            logging.getLogger(KUBELET_LOGGER).removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+        if self._reaper is not None:
+            reaper.dismiss(self._reaper)
+            self._reaper = None
+            remove_pid_file(self.data_dir)
 
     def __enter__(self) -> EmbeddedStack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 def _ensure_port_free(host: str, port: int, what: str) -> None:
@@ -316,8 +417,11 @@ def _ensure_port_free(host: str, port: int, what: str) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise StackError(f"{what}: {host}:{port} is in use ({exc.strerror}); "
-                             "pick another port") from None
+            holder = port_holder(port)
+            who = (f": process {holder} ({command_line(holder)[:80]}) holds it; stop it "
+                   f"(kill {holder}) or pick another port" if holder is not None
+                   else "; pick another port")
+            raise StackError(f"{what}: {host}:{port} is in use ({exc.strerror}){who}") from None
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -329,6 +433,18 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 def _step(text: str) -> None:
     print(f"==> {text}", flush=True)
+
+
+def _log_to(path: Path) -> logging.Handler:
+    """The pod runner runs in this process: its log goes to a file of its own too."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger(KUBELET_LOGGER)
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return handler
 
 
 __all__ = ["STORAGE_ROOT", "ControlPlaneError", "EmbeddedStack", "StackError", "StackOptions"]

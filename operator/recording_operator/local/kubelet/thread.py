@@ -46,6 +46,11 @@ class KubeletThread:
     def pids(self) -> list[int]:
         return self.kubelet.pids
 
+    @property
+    def alive(self) -> bool:
+        """False once the runner's thread has ended (stopped, or died of an error)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _main(self) -> None:
         asyncio.run(self._serve())
 
