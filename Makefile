@@ -7,12 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint system-deps venv controlplane bench e2e-kind clean
+.PHONY: run test test-fast lint system-deps venv controlplane bench e2e-kind node e2e-node clean
 
 run: venv system-deps controlplane
 	$(BIN)/recording-operator dev $(ARGS)
 
-test: venv system-deps controlplane lint
+test: venv system-deps controlplane node lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The fast tests alone: everything but the slow end-to-end scenarios.
@@ -50,6 +50,17 @@ bench: venv system-deps controlplane
 
 e2e-kind: venv
 	bash tools/e2e-kind.sh
+
+# The node suite's kubelet, kube-scheduler, kube-proxy, CoreDNS, crictl and images, built once
+# into ~/.cache/recording-operator/node/ (tools/node/); says why and does nothing where a real
+# node cannot run (not root, no containerd).
+node: venv system-deps controlplane
+	@bash tools/node/prepare.sh
+
+# The chart's image on a real one-node cluster (kubelet + containerd), verbosely. The limits
+# figures of docs/benchmarks.md: RECORDING_OPERATOR_NODE_LIMITS_SECONDS=300 make e2e-node
+e2e-node: node
+	$(BIN)/pytest tests/node -m node -v -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

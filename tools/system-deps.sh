@@ -7,6 +7,19 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || need+=(libnginx-mod-rtmp)
+# The node suite (tests/node): a private containerd with runc and the CNI plugins, buildah and
+# debootstrap for its images, gcc for its sandbox binary, iptables for kube-proxy. Only where
+# they can be installed (root or sudo); elsewhere that suite skips and says why.
+if [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; then
+  command -v containerd >/dev/null 2>&1 || need+=(containerd)
+  command -v runc >/dev/null 2>&1 || need+=(runc)
+  [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+  command -v buildah >/dev/null 2>&1 || need+=(buildah)
+  command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+  command -v iptables >/dev/null 2>&1 || need+=(iptables)
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "system-deps: installing ${need[*]} (Debian packages)"
 sudo=""

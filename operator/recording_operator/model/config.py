@@ -24,10 +24,10 @@ from pydantic import (
     model_validator,
 )
 
+from .resource import LABEL_VALUE
 from .rules import FILE_EXTENSIONS, INFO_EXTENSIONS, path_problem
 from .streammap import StreamMapError, StreamMapRule, load_record_map
 
-_LABEL_SAFE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 DEFAULT_FILE_PATH = (
@@ -39,6 +39,10 @@ DEFAULT_INFO_PATH = "${TransactionId}_${VirtualHost}_${Application}_${Stream}.xm
 
 class ConfigError(ValueError):
     """The configuration file is malformed; the message names the bad key."""
+
+
+class NotConfigured(LookupError):
+    """A vhost or app the config does not have; the message is OME's."""
 
 
 class _Strict(BaseModel):
@@ -185,7 +189,7 @@ class Config(_Strict):
     def _names(cls, vhosts: dict[str, VhostConfig]) -> dict[str, VhostConfig]:
         for vhost, vcfg in vhosts.items():
             for name in (vhost, *vcfg.apps):
-                if not _LABEL_SAFE.match(name):
+                if not LABEL_VALUE.match(name):
                     raise ValueError(
                         f"{name!r} is not usable as a vhost/app name (letters, digits, '-', "
                         "'_', '.', at most 63 characters)"
@@ -195,6 +199,17 @@ class Config(_Strict):
     def app(self, vhost: str, app: str) -> AppConfig | None:
         vcfg = self.vhosts.get(vhost)
         return None if vcfg is None else vcfg.apps.get(app)
+
+    def lookup(self, vhost: str, app: str) -> AppConfig:
+        """The app's config; :class:`NotConfigured` in OME's words when the vhost or the app
+        is not in the config (the API's 404 and the operator's refusal say the same)."""
+        vcfg = self.vhosts.get(vhost)
+        if vcfg is None:
+            raise NotConfigured(f"Could not find the virtual host: [{vhost}]")
+        acfg = vcfg.apps.get(app)
+        if acfg is None:
+            raise NotConfigured(f"Could not find the application: [{vhost}/{app}]")
+        return acfg
 
     def namespace_of(self, vhost: str, app: str) -> str:
         acfg = self.app(vhost, app)
