@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
     reporting = None
     if not args.no_report:
-        from ..kube.connection import KubeTarget
+        from ..kube.target import KubeTarget
 
         reporting = Reporting(
             namespace=args.namespace or os.environ.get("RECORDING_NAMESPACE")

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from .delivery import EventReceiverConfig, RetentionConfig, UploadConfig
 from .resource import LABEL_VALUE
 from .rules import FILE_EXTENSIONS, INFO_EXTENSIONS, path_problem
 from .streammap import StreamMapError, StreamMapRule, load_record_map
@@ -89,6 +90,10 @@ class AppConfig(_Strict):
     file_path: str = Field(default=DEFAULT_FILE_PATH, alias="filePath")
     info_path: str = Field(default=DEFAULT_INFO_PATH, alias="infoPath")
     variants: dict[str, VariantConfig] = Field(default_factory=dict)
+    #: After the file closes (issue 13): see ``model.delivery``; only the delivery process acts.
+    upload: UploadConfig | None = None
+    events: list[EventReceiverConfig] = Field(default_factory=list)
+    retention: RetentionConfig | None = None
     #: Record-on-publish rules (OME's StreamMap), and/or an OME record_map.xml: rules add up.
     stream_map: list[StreamMapRule] = Field(default_factory=list, alias="streamMap")
     stream_map_file: str | None = Field(default=None, alias="streamMapFile")

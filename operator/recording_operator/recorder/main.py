@@ -23,10 +23,10 @@ from .errors import RecorderError
 from .paths import MacroValues, StorageRoot, expand
 from .progress import Progress
 from .resume import plan_resume
-from .session import EXIT_FAILED, Recorder, RecorderSettings, Resume
+from .session import EXIT_FAILED, Recorder, RecorderSettings
 
-if TYPE_CHECKING:  # the Kubernetes client is loaded only when reporting is on
-    from ..kube.connection import KubeTarget
+if TYPE_CHECKING:  # the status client is loaded only when reporting is on
+    from ..kube.target import KubeTarget
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,6 @@ def run(
     root = StorageRoot(storage_root or job.storage_root)
     zone = ZoneInfo(job.timezone)
     reporter = None
-    resume = Resume()
     if reporting is not None:
         from .reporter import StatusReporter
 
