@@ -16,6 +16,10 @@ ROLES: dict[str, tuple[str, str]] = {
     "api": ("recording_operator.cli.api_cmd", "serve the OvenMediaEngine-compatible REST API"),
     "run": ("recording_operator.cli.run_cmd", "run the operator (kopf) that reconciles Recordings"),
     "record": ("recording_operator.cli.record_cmd", "record one Recording (inside a recorder pod)"),
+    "deliver": (
+        "recording_operator.cli.deliver_cmd",
+        "upload finished files, send signed events, apply retention",
+    ),
     "dev": ("recording_operator.cli.dev_cmd", "run everything locally with a demo stream"),
     "controlplane": (
         "recording_operator.cli.controlplane_cmd",
