@@ -7,27 +7,40 @@
 # one (e.g. a Debian rootfs with python3 and python3-venv, `docker import`ed):
 #
 #   docker build --build-arg PYTHON_IMAGE=local/python:3.11 -t recording-operator:dev .
+#
+# The base image is pinned by digest through PYTHON_DIGEST: FROM becomes
+# ${PYTHON_IMAGE}@${PYTHON_DIGEST}, so a rebuild gets the very same base until the digest is
+# changed on purpose. Set it here (or with --build-arg) to the digest of the linux/amd64+arm64
+# index of python:3.11-slim-bookworm, from
+#   docker buildx imagetools inspect python:3.11-slim-bookworm   (the "Digest:" line)
+# It is empty in this repository only because no container registry can be reached where it
+# is developed, so no digest could be read and checked; an unchecked one would break builds.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG PYTHON_DIGEST=
 
 # --- build: a virtualenv with the package and its dependencies, all from wheels ------------
-FROM ${PYTHON_IMAGE} AS build
+FROM ${PYTHON_IMAGE}${PYTHON_DIGEST:+@}${PYTHON_DIGEST} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 RUN python3 -m venv /opt/recording-operator \
  && /opt/recording-operator/bin/pip install --upgrade pip
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY operator ./operator
-# PyAV comes as its manylinux wheel, which bundles FFmpeg's libraries: nothing is compiled and
-# no FFmpeg or compiler is needed in either stage.
-RUN /opt/recording-operator/bin/pip wheel --no-deps --wheel-dir /wheels . \
- && /opt/recording-operator/bin/pip install --only-binary=av /wheels/*.whl \
+# The dependencies exactly as locked, each file checked against its hash (requirements.lock,
+# made by `make lock`); then our own wheel without resolving anything again. PyAV comes as its
+# manylinux wheel, which bundles FFmpeg's libraries: nothing is compiled and no FFmpeg or
+# compiler is needed in either stage.
+RUN /opt/recording-operator/bin/pip install --require-hashes --only-binary=av \
+      --requirement requirements.lock \
+ && /opt/recording-operator/bin/pip wheel --no-deps --wheel-dir /wheels . \
+ && /opt/recording-operator/bin/pip install --no-deps /wheels/*.whl \
  && /opt/recording-operator/bin/pip uninstall --yes pip \
  && /opt/recording-operator/bin/recording-operator record --help > /dev/null
 
 # --- final: the virtualenv on a clean base, as a non-root user -------------------------------
-FROM ${PYTHON_IMAGE}
+FROM ${PYTHON_IMAGE}${PYTHON_DIGEST:+@}${PYTHON_DIGEST}
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown

@@ -229,6 +229,7 @@ class _Apis:
         kube: KubeTarget | None = None,
         kube_timeout: float = 10.0,
         prefix: str = "/v1",
+        public_openapi: bool = False,
         **top: Any,
     ) -> Api:
         settings = ApiSettings(
@@ -237,6 +238,7 @@ class _Apis:
             prefix=prefix,
             kube=kube or KubeTarget(kubeconfig=str(self.kubeconfig)),
             kube_timeout=kube_timeout,
+            public_openapi=public_openapi,
         )
         server = ServerThread(create_app(settings)).__enter__()
         client = httpx.Client(base_url=server.url, timeout=30)

@@ -128,9 +128,11 @@ def test_a_configured_prefix(make_api: object) -> None:
         .status_code == 404
 
 
-def test_health_and_openapi_need_no_token(shared_api: Api) -> None:
+def test_health_needs_no_token_and_openapi_does(shared_api: Api) -> None:
     assert shared_api.client.get("/healthz").status_code == 200
-    paths = shared_api.client.get("/openapi.json").json()["paths"]
+    refused = shared_api.client.get("/openapi.json")
+    assert refused.status_code == 401 and "paths" not in refused.json()
+    paths = shared_api.client.get("/openapi.json", headers=basic()).json()["paths"]
     assert set(paths) == {
         "/v1/vhosts/{vhost}/apps/{app}:startRecord",
         "/v1/vhosts/{vhost}/apps/{app}:stopRecord",

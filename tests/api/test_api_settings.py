@@ -66,13 +66,14 @@ def test_legacy_switch_comes_from_the_config(tmp_path: Path) -> None:
         "legacyStartRecordArray: true\n"
         "vhosts: {default: {apps: {app: {source: 'rtmp://127.0.0.1/{app}/{stream}'}}}}\n"
     )
-    settings = load_settings(config_path=str(config), environ={TOKEN_ENV: "t"})
+    settings = load_settings(config_path=str(config), environ={TOKEN_ENV: "t" * 16})
     assert settings.legacy_start_record_array
-    assert not load_settings(environ={TOKEN_ENV: "t"}).legacy_start_record_array
+    assert not load_settings(environ={TOKEN_ENV: "t" * 16}).legacy_start_record_array
 
 
 def test_the_token_is_not_in_the_settings_repr() -> None:
-    assert "s3cret" not in repr(load_settings(environ={TOKEN_ENV: "s3cret"}))
+    assert "s3cret-s3cret-s3cret" not in repr(
+        load_settings(environ={TOKEN_ENV: "s3cret-s3cret-s3cret"}))
 
 
 def test_cli_refuses_to_start_without_a_token(
@@ -81,3 +82,12 @@ def test_cli_refuses_to_start_without_a_token(
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     assert main(["api", "--port", "0"]) == 2
     assert "no access token" in capsys.readouterr().err
+
+
+def test_a_token_under_16_bytes_is_refused_outside_the_embedded_mode() -> None:
+    with pytest.raises(SettingsError, match="the access token is 15 bytes long; at least 16"):
+        load_settings(environ={TOKEN_ENV: "x" * 15})
+    # bytes, not characters: 8 two-byte characters are enough
+    assert load_settings(environ={TOKEN_ENV: "é" * 8}).access_token == "é" * 8
+    # the embedded mode (recording-operator dev) passes min_token_bytes=0
+    assert load_settings(environ={TOKEN_ENV: "short"}, min_token_bytes=0).access_token == "short"

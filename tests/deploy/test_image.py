@@ -89,7 +89,7 @@ def test_dockerfile_is_multi_stage_non_root_and_labelled() -> None:
     text = DOCKERFILE.read_text()
     build, final = stages(text)
     assert re.search(r"^ARG PYTHON_IMAGE=\S*python:3\.11-slim", text, re.M)
-    assert build.base == final.base == "${PYTHON_IMAGE}"
+    assert build.base == final.base == "${PYTHON_IMAGE}${PYTHON_DIGEST:+@}${PYTHON_DIGEST}"
     assert build.name == "build"
     final_text = "\n".join(final.lines)
     assert f"COPY --from=build {VENV_IN_IMAGE} {VENV_IN_IMAGE}" in final_text

@@ -74,7 +74,9 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
         Gate,
         token=settings.access_token,
         # the notification routes take the token as a header or a query parameter themselves
-        public_paths={HEALTH_PATH, OPENAPI_PATH, *public_paths(settings.prefix)},
+        # /openapi.json names every action and field: it needs the token unless made public
+        public_paths={HEALTH_PATH, *public_paths(settings.prefix),
+                      *((OPENAPI_PATH,) if settings.public_openapi else ())},
     )
     return app
 

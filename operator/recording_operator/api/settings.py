@@ -2,7 +2,9 @@
 
 The token is read from a file (a mounted Secret) or the environment, never from the config file
 or the command line, so it appears in no ConfigMap, process list or log; an empty token is
-refused at start-up because it would either lock every client out or, worse, be guessable.
+refused at start-up because it would either lock every client out or, worse, be guessable, and
+so is one shorter than :data:`MIN_TOKEN_BYTES` outside the embedded mode (a token is the only
+credential, and the API may face a network).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from ..model.config import Config, ConfigError, default_config, load_config
 
 TOKEN_ENV = "RECORDING_OPERATOR_ACCESS_TOKEN"  # noqa: S105 (a variable name)
 DEFAULT_PREFIX = "/v1"
+#: The shortest access token the API accepts outside the embedded mode: 16 bytes (128 bits when
+#: random; the chart generates 32 characters).
+MIN_TOKEN_BYTES = 16
 
 
 class SettingsError(ValueError):
@@ -32,6 +37,8 @@ class ApiSettings:
     kube_timeout: float = 10.0
     #: Answer records from a watch-backed cache (off: one LIST per call).
     watch_cache: bool = True
+    #: Serve /openapi.json without the token (off: it needs the token like every call).
+    public_openapi: bool = False
 
     @property
     def legacy_start_record_array(self) -> bool:
@@ -82,14 +89,24 @@ def load_settings(
     kube_url: str | None = None,
     prefix: str = DEFAULT_PREFIX,
     environ: dict[str, str] | None = None,
+    min_token_bytes: int = MIN_TOKEN_BYTES,
+    public_openapi: bool = False,
 ) -> ApiSettings:
+    """``min_token_bytes`` 0: any non-empty token (the embedded mode, on loopback)."""
     try:
         config = load_config(config_path) if config_path else default_config()
     except ConfigError as exc:
         raise SettingsError(str(exc)) from None
+    token = read_token(token_file, environ)
+    if len(token.encode("utf-8")) < min_token_bytes:
+        raise SettingsError(
+            f"the access token is {len(token.encode('utf-8'))} bytes long; at least "
+            f"{min_token_bytes} are required (e.g. `head -c 24 /dev/urandom | base64`)"
+        )
     return ApiSettings(
         config=config,
-        access_token=read_token(token_file, environ),
+        access_token=token,
         prefix=normalise_prefix(prefix),
         kube=KubeTarget(url=kube_url, kubeconfig=kubeconfig),
+        public_openapi=public_openapi,
     )

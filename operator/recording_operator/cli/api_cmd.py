@@ -30,6 +30,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    parser.add_argument(
+        "--tls-cert-file",
+        help="serve HTTPS with this certificate (PEM, chain included; e.g. a mounted "
+        "kubernetes.io/tls Secret's tls.crt); needs --tls-key-file",
+    )
+    parser.add_argument("--tls-key-file", help="the certificate's private key (PEM)")
+    parser.add_argument(
+        "--public-openapi",
+        action="store_true",
+        help="serve /openapi.json without the access token (default: it needs the token)",
+    )
+    parser.add_argument(
+        "--allow-short-token",
+        action="store_true",
+        help="accept an access token shorter than 16 bytes (the embedded mode on loopback; "
+        "never on a network)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,15 +55,18 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..api.app import create_app
-    from ..api.settings import SettingsError, load_settings
+    from ..api.settings import MIN_TOKEN_BYTES, SettingsError, load_settings
 
     try:
+        tls = _tls_files(args.tls_cert_file, args.tls_key_file)
         settings = load_settings(
             config_path=args.config,
             token_file=args.access_token_file,
             kubeconfig=args.kubeconfig,
             kube_url=args.kube_url,
             prefix=args.prefix,
+            min_token_bytes=0 if args.allow_short_token else MIN_TOKEN_BYTES,
+            public_openapi=args.public_openapi,
         )
     except SettingsError as exc:
         print(f"recording-operator api: {exc}", file=sys.stderr)
@@ -59,5 +79,29 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         proxy_headers=False,
         server_header=False,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
     return 0
+
+
+def _tls_files(cert: str | None, key: str | None) -> tuple[str, str] | None:
+    """Both or neither; each readable, and the pair loadable, before anything starts."""
+    import ssl
+
+    from ..api.settings import SettingsError
+
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        raise SettingsError("--tls-cert-file and --tls-key-file go together: give both")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except OSError as exc:
+        raise SettingsError(f"cannot read the TLS certificate or key: {exc}") from None
+    except ssl.SSLError as exc:
+        raise SettingsError(
+            f"the TLS certificate {cert} and key {key} do not load as a pair: {exc.reason}"
+        ) from None
+    return cert, key

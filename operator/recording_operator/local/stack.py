@@ -240,6 +240,8 @@ class EmbeddedStack:
         self._run("api", [
             *command, "api", f"--host={opts.host}", f"--port={opts.port}",
             f"--config={config_path}", f"--kubeconfig={api_kc}",
+            # The embedded mode: any token the user picks (--access-token), on loopback.
+            "--allow-short-token",
             f"--log-level={'warning' if opts.log_level == 'info' else opts.log_level}"],
             {"RECORDING_OPERATOR_ACCESS_TOKEN": opts.access_token})
         self._wait_api()
