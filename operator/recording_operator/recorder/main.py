@@ -130,9 +130,18 @@ def run(
         progress.on_change = reporter.notify
         reporter.begin(progress.snapshot)
         reporter.notify()
+    watch = None
+    if reporting is not None:
+        from .wakeup import PublishWatch
+
+        watch = PublishWatch(reporting.namespace, reporting.name, reporting.target,
+                             threading.Event()).start()
     recorder = Recorder(job, progress, stop, settings=settings, resume=resume,
-                        storage_root=str(root.path))
+                        storage_root=str(root.path),
+                        wake=watch.wake if watch is not None else None)
     code = recorder.run()
+    if watch is not None:
+        watch.stop()
     if reporter is not None and not reporter.close():
         log.warning("the final status may not have reached the Kubernetes API")
     return code

@@ -31,7 +31,7 @@ from ..model.recording import FileRecord
 from ..model.resolved import ResolvedRecording
 from ..model.resource import SegmentationRule, State
 from ..model.timefmt import now
-from . import infofile
+from . import infofile, wakeup
 from .bitstream import AdtsToAsc, needs_adts_to_asc
 from .errors import NoTracks, SourceRefused, SourceUnavailable, StorageError
 from .interleave import Interleaver, Sample
@@ -115,6 +115,7 @@ class Recorder:
         resume: Resume | None = None,
         storage_root: str | None = None,
         clock: Callable[[], datetime] = now,
+        wake: threading.Event | None = None,
     ) -> None:
         self.job = job
         self.progress = progress
@@ -123,6 +124,8 @@ class Recorder:
         self.resume = resume or Resume()
         self.root = StorageRoot(storage_root or job.storage_root)
         self.clock = clock
+        #: Set when the media server reports the stream published (see wakeup.py).
+        self.wake = wake
         self.zone: tzinfo = ZoneInfo(job.timezone)
         self.format = output_format(job.file_path)
         self.policy: SplitPolicy = make_policy(job.interval_ms, job.schedule, job.timezone)
@@ -188,7 +191,9 @@ class Recorder:
                 if attempts == 1 or attempts % 20 == 0:
                     log.info("waiting for the stream: %s", exc)
                 self.progress.waiting(self._waiting_state(), f"waiting for the stream: {exc}")
-                self.stop.wait(delay)
+                if wakeup.pause(self.stop, self.wake, delay):
+                    delay = wakeup.RETRY_AFTER_WAKE_S
+                    continue
                 delay = min(delay * 2, self.settings.retry_max)
                 continue
             log.info("stream %s opened", self.job.stream)
