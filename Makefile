@@ -8,16 +8,17 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
 .PHONY: run test test-fast lint system-deps venv controlplane bench e2e-kind node e2e-node clean \
-	lock audit promtool
+	lock audit promtool s3
 
-run: venv system-deps controlplane
+# `make run ARGS=--s3` also builds the local S3 store (see `s3`); plain `make run` does not.
+run: venv system-deps controlplane $(if $(findstring --s3,$(ARGS)),s3)
 	$(BIN)/recording-operator dev $(ARGS)
 
-test: venv system-deps controlplane node promtool lint audit
+test: venv system-deps controlplane node promtool s3 lint audit
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The fast tests alone: everything but the slow end-to-end scenarios.
-test-fast: venv system-deps controlplane
+test-fast: venv system-deps controlplane s3
 	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint: venv
@@ -65,7 +66,12 @@ system-deps:
 controlplane:
 	@bash tools/k8s/build.sh
 
-bench: venv system-deps controlplane
+# Builds the S3-compatible store of the delivery tests and `make run ARGS=--s3` (versitygw,
+# from its Go module) into ~/.cache/recording-operator/s3/ (a no-op once built).
+s3:
+	@bash tools/s3/build.sh >/dev/null
+
+bench: venv system-deps controlplane s3
 	$(BIN)/python -m bench
 
 e2e-kind: venv
