@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -121,9 +121,16 @@ class MediaServer:
         module: str | None = None,
         timeout: float = 10.0,
         env: dict[str, str] | None = None,
+        notify: Mapping[str, str] | None = None,
     ) -> MediaServer:
         """Starts nginx on ``host`` (loopback by default), on free ports unless given;
-        ``env`` is added to its environment."""
+        ``env`` is added to its environment.
+
+        ``notify`` maps an app to the URL its publishes and their ends are posted to
+        (nginx-rtmp's ``on_publish``/``on_publish_done``: the API's ``/v1/notify/nginx-rtmp``).
+        nginx-rtmp refuses a publish whose notification fails, so only apps whose URL answers
+        belong there.
+        """
         binary = find_nginx(nginx)
         module_path = find_rtmp_module(binary, module)
         owns = workdir is None
@@ -133,7 +140,8 @@ class MediaServer:
         http_port = http_port or free_port(host)
         config = base / "nginx.conf"
         config.write_text(
-            _config(base, module_path, host, rtmp_port, http_port, apps, hls, hls_fragment_s)
+            _config(base, module_path, host, rtmp_port, http_port, apps, hls, hls_fragment_s,
+                    notify or {})
         )
         error_log = base / "error.log"
         process = subprocess.Popen(
@@ -246,6 +254,7 @@ def _config(
     apps: Sequence[str],
     hls: bool,
     hls_fragment_s: float,
+    notify: Mapping[str, str],
 ) -> str:
     tmp = base / "tmp"
     tmp.mkdir(exist_ok=True)
@@ -259,6 +268,8 @@ def _config(
             # recorder sees "absent" and retries.
             "      idle_streams off;",
         ]
+        if app in notify:
+            lines += [f"      on_publish {notify[app]};", f"      on_publish_done {notify[app]};"]
         if hls:
             (hls_root / app).mkdir(parents=True, exist_ok=True)
             lines += [
