@@ -78,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
         print(_curl(url, token, "records", "{}"))
         print("Stop (the current file is finished, then the task leaves the list):")
         print(_curl(url, token, "stopRecord", '{"id": "demo"}'))
+        print("Or record by rule (OME's StreamMap): any stream named auto* is recorded from "
+              "its publish to its end,")
+        print("listed with isConfig true (the demo rule; add your own under streamMap):")
+        print(f"  ffmpeg -re -f lavfi -i testsrc2=size=640x360:rate=25 -f lavfi -i sine "
+              f"-c:v libx264 -g 25 -c:a aac -f flv rtmp://127.0.0.1:{args.rtmp_port}/app/auto1")
         print()
         print("Ctrl-C stops everything, finishing open files first. Whatever exits is "
               "restarted (the status line counts restarts).", flush=True)

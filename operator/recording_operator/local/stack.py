@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,12 @@ DEFAULT_TOKEN = "ome-access-token"  # noqa: S105 - OME's documented default, loc
 SYSTEM_NAMESPACE = "recording-operator-system"
 DEMO_APP = "app"
 DEMO_STREAM = "stream"
+DEMO_VHOST = "default"
+#: Without a config file: every stream published as auto<anything> is recorded by this rule
+#: (OME's StreamMap) from its publish to its end.
+DEMO_RULE = {"streamName": "auto*", "interval": 60000,
+             "filePath": "auto/${Stream}/${StartTime:YYYYMMDDhhmmss}_${Sequence}.ts",
+             "infoPath": "auto/${Stream}/info.xml"}
 #: Seconds the stack's processes get between SIGTERM and SIGKILL when ``dev`` died without
 #: stopping them (or an earlier run left them).
 REAPER_GRACE = 5.0
@@ -77,6 +84,10 @@ class StackOptions:
     #: Extra flags for `recording-operator run` (tests shorten its waits).
     operator_args: list[str] = field(default_factory=list)
     log_level: str = "info"
+    #: Apps whose publishes nginx-rtmp reports to the API (on_publish), which wakes their
+    #: waiting tasks and starts their StreamMap rules; None: every app. The others rely on
+    #: polling alone (the benchmark compares the two).
+    notify_apps: frozenset[str] | None = None
 
 
 def _rbac() -> dict[str, list[dict[str, Any]]]:
@@ -199,7 +210,8 @@ class EmbeddedStack:
         self._media = media = MediaUnit(lambda: MediaServer.start(
             apps=apps, rtmp_port=opts.rtmp_port,
             http_port=self.media.http_port if self.media is not None else None,
-            workdir=self.data_dir / "mediaserver", env=self.mark))
+            workdir=self.data_dir / "mediaserver", env=self.mark,
+            notify=self._notify_urls(config, apps)))
         media.start()
         self.supervisor.add(media)
         config_path = self.data_dir / "config.yaml"
@@ -312,11 +324,25 @@ class EmbeddedStack:
                   f"left running: {names}")
             end(leftovers, REAPER_GRACE)
 
+    def _notify_urls(self, config: Config, apps: list[str]) -> dict[str, str]:
+        """app → the API's nginx-rtmp notification URL (token and vhost in the query: nginx-rtmp
+        cannot send headers). An app in several vhosts is reported for the first."""
+        opts, urls = self.options, {}
+        for app in apps:
+            if opts.notify_apps is not None and app not in opts.notify_apps:
+                continue
+            vhost = next(v for v, vc in sorted(config.vhosts.items()) if app in vc.apps)
+            query = urllib.parse.urlencode({"token": opts.access_token, "vhost": vhost})
+            urls[app] = f"{self.api_url}/notify/nginx-rtmp?{query}"
+        return urls
+
     def _config(self) -> Config:
         opts = self.options
         source = f"rtmp://127.0.0.1:{opts.rtmp_port}/{{app}}/{{stream}}"
         base = load_config(opts.config) if opts.config else default_config(source)
         data = base.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if not opts.config:
+            data["vhosts"][DEMO_VHOST]["apps"][DEMO_APP]["streamMap"] = [DEMO_RULE]
         # Recorder pods run here as local processes: this installation's command, and the
         # storage of every app that does not name a hostPath mapped under the data dir.
         data["recorder"]["command"] = [*_own_command(), "record"]
