@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recording_operator.controller.lifecycle import missing_labels
-from recording_operator.controller.pods import describe
+from recording_operator.controller.podstatus import describe
 
 
 def test_kubectl_made_recordings_get_their_vhost_and_app_labels() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.config import AppConfig, Config
+from ..model.config import AppConfig, Config, NotConfigured
 from ..model.resource import SegmentationRule
 from ..model.rules import (
     FILE_EXTENSIONS,
@@ -48,13 +48,10 @@ def no_record(record_id: str) -> ApiError:
 
 
 def app_config(config: Config, vhost: str, app: str) -> AppConfig:
-    vhost_config = config.vhosts.get(vhost)
-    if vhost_config is None:
-        raise ApiError(404, f"Could not find the virtual host: [{vhost}]")
-    app_cfg = vhost_config.apps.get(app)
-    if app_cfg is None:
-        raise ApiError(404, f"Could not find the application: [{vhost}/{app}]")
-    return app_cfg
+    try:
+        return config.lookup(vhost, app)
+    except NotConfigured as exc:
+        raise ApiError(404, str(exc)) from None
 
 
 # -- check 4: types (null is the same as absent) ------------------------------------------

@@ -24,6 +24,9 @@ def _seconds(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..controller.failures import Backoff
+    from ..controller.settings import OperatorSettings as Defaults
+
     parser.add_argument(
         "--config",
         default=os.environ.get(ENV_CONFIG),
@@ -46,31 +49,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run with kopf peering NAME so several replicas take turns (needs kopf's peering "
         "CRDs and rights, not in the chart); default: standalone, one replica",
     )
-    parser.add_argument("--bind-address", default="0.0.0.0",
-                        help="address of the liveness and metrics endpoints (default 0.0.0.0)")
-    parser.add_argument("--liveness-port", type=_port, default=8080,
-                        help="port of GET /healthz (default 8080; 0: off)")
-    parser.add_argument("--metrics-port", type=_port, default=9090,
-                        help="port of GET /metrics (default 9090; 0: off)")
+    parser.add_argument("--bind-address", default=Defaults.bind_address,
+                        help="address of the liveness and metrics endpoints (default %(default)s)")
+    parser.add_argument("--liveness-port", type=_port, default=Defaults.liveness_port,
+                        help="port of GET /healthz (default %(default)s; 0: off)")
+    parser.add_argument("--metrics-port", type=_port, default=Defaults.metrics_port,
+                        help="port of GET /metrics (default %(default)s; 0: off)")
     timing = parser.add_argument_group("timing")
     timing.add_argument(
         "--stop-timeout", type=_seconds, default=None, metavar="SECONDS",
         help="force-delete a recorder pod that has not stopped after this long "
         "(default: its termination grace period + 30 s)",
     )
-    timing.add_argument("--stop-poll", type=_seconds, default=2.0, metavar="SECONDS",
+    timing.add_argument("--stop-poll", type=_seconds, default=Defaults.stop_poll,
+                        metavar="SECONDS",
                         help="longest interval between checks of a stopping Recording; they start "
-                        "at 0.25 s and double up to this (default 2)")
-    timing.add_argument("--restart-backoff", type=_seconds, default=5.0, metavar="SECONDS",
-                        help="first delay before replacing a failed pod; doubles (default 5)")
-    timing.add_argument("--restart-backoff-max", type=_seconds, default=300.0, metavar="SECONDS",
-                        help="longest delay before replacing a failed pod (default 300)")
-    timing.add_argument("--failure-limit", type=int, default=5, metavar="N",
-                        help="this many pod failures within the window: state error (default 5)")
-    timing.add_argument("--failure-window", type=_seconds, default=600.0, metavar="SECONDS",
-                        help="the window for --failure-limit (default 600)")
-    timing.add_argument("--retry-delay", type=_seconds, default=5.0, metavar="SECONDS",
-                        help="retry delay after a transient API error (default 5)")
+                        "at 0.25 s and double up to this (default %(default)s)")
+    timing.add_argument("--restart-backoff", type=_seconds, default=Backoff.initial,
+                        metavar="SECONDS",
+                        help="first delay before replacing a failed pod; doubles "
+                        "(default %(default)s)")
+    timing.add_argument("--restart-backoff-max", type=_seconds, default=Backoff.maximum,
+                        metavar="SECONDS",
+                        help="longest delay before replacing a failed pod (default %(default)s)")
+    timing.add_argument("--failure-limit", type=int, default=Backoff.limit, metavar="N",
+                        help="this many pod failures within the window: state error "
+                        "(default %(default)s)")
+    timing.add_argument("--failure-window", type=_seconds, default=Backoff.window,
+                        metavar="SECONDS",
+                        help="the window for --failure-limit (default %(default)s)")
+    timing.add_argument("--retry-delay", type=_seconds, default=Defaults.retry_delay,
+                        metavar="SECONDS",
+                        help="retry delay after a transient API error (default %(default)s)")
+    timing.add_argument("--pod-start-timeout", type=_seconds, default=Defaults.pod_start_timeout,
+                        metavar="SECONDS",
+                        help="a recorder pod not running this long after its creation (stuck "
+                        "Pending, ImagePullBackOff, CreateContainerConfigError...) ends its "
+                        "Recording in state error (default %(default)s; 0: wait forever)")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json",
                         help="json: one object per line (default); plain: for a terminal")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
@@ -80,10 +95,9 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from ..controller.failures import Backoff
-    from ..controller.logs import configure_logging
-    from ..controller.operator import run_operator
+    from ..controller.running import configure_logging, run_operator
     from ..controller.settings import OperatorSettings
-    from ..kube.connection import KubeTarget
+    from ..kube.target import KubeTarget
     from ..model.config import ConfigError, default_config, load_config
 
     try:
@@ -112,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             window=args.failure_window,
         ),
         retry_delay=args.retry_delay,
+        pod_start_timeout=args.pod_start_timeout,
     )
     configure_logging(json_format=args.log_format == "json", verbose=args.verbose)
     try:

@@ -5,6 +5,7 @@ One reason per moment a user cares about; every change of ``status.state`` posts
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
@@ -20,21 +21,22 @@ STATE_REASONS = {
 }
 
 
-def _body(raw: dict[str, Any]) -> kopf.Body:
-    return kopf.Body(cast(kopf.RawBody, raw))
+def _body(recording: Mapping[str, Any]) -> kopf.Body:
+    if isinstance(recording, kopf.Body):
+        return recording
+    return kopf.Body(cast(kopf.RawBody, dict(recording)))
 
 
-def state_changed(body: dict[str, Any], state: State, message: str) -> None:
-    reason = STATE_REASONS[state]
+def state_changed(recording: Mapping[str, Any], state: State, message: str) -> None:
     if state == State.ERROR:
-        kopf.warn(_body(body), reason=reason, message=message)
+        warning(recording, STATE_REASONS[state], message)
     else:
-        kopf.info(_body(body), reason=reason, message=message)
+        normal(recording, STATE_REASONS[state], message)
 
 
-def normal(body: dict[str, Any], reason: str, message: str) -> None:
-    kopf.info(_body(body), reason=reason, message=message)
+def normal(recording: Mapping[str, Any], reason: str, message: str) -> None:
+    kopf.info(_body(recording), reason=reason, message=message)
 
 
-def warning(body: dict[str, Any], reason: str, message: str) -> None:
-    kopf.warn(_body(body), reason=reason, message=message)
+def warning(recording: Mapping[str, Any], reason: str, message: str) -> None:
+    kopf.warn(_body(recording), reason=reason, message=message)

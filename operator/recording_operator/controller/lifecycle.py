@@ -1,103 +1,153 @@
 """Create and resume: a Recording gets its labels, its transactionId and its one pod.
 
-Runs for every new Recording and, after an operator restart, for every existing one. Each step
-is idempotent, so running it again (a retry, a restart) changes nothing that is already right:
+Runs for every new Recording and, after an operator restart, for every existing one, in one
+pass: **resolve** the Recording against the config (once), **decide** what is missing, **act**
+(labels, the status fields, the pod), **report** (Events and the log). Each step is
+idempotent, so running it again (a retry, a restart) changes nothing that is already right:
 the transactionId is written at most once (a resourceVersion precondition guards against a
 concurrent writer such as the API), and the pod's fixed name turns a second create into 409.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import kopf
 
+from ..kube.errors import Conflict
 from ..model.naming import pod_name
-from ..model.recording import parse_spec, parse_status
-from ..model.resource import LABEL_APP, LABEL_VHOST, State
+from ..model.recording import RecordingSpec, RecordingStatus
+from ..model.resource import LABEL_APP, LABEL_VALUE, LABEL_VHOST, State
 from ..model.task import created_time
 from . import actions, events
 from . import status as st
-from .context import Context
-from .kubeapi import Conflict
 from .metrics import instrumented
+from .podstatus import owner_uid
 from .resolve import ResolveError, check
 
-_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
+if TYPE_CHECKING:
+    from .running import Context
+
 WAITING = "waiting for the stream"
 
 
 def missing_labels(body: Mapping[str, Any]) -> dict[str, str]:
-    """vhost/app labels a kubectl-made Recording lacks, so the API's labelled LIST finds it."""
+    """vhost/app labels a kubectl-made Recording lacks, so ``kubectl get -l`` finds it."""
     spec = body.get("spec") or {}
     labels = (body.get("metadata") or {}).get("labels") or {}
     wanted = {LABEL_VHOST: spec.get("vhost", "default"), LABEL_APP: spec.get("app", "app")}
     return {
         key: value for key, value in wanted.items()
-        if isinstance(value, str) and _LABEL_VALUE.match(value) and labels.get(key) != value
+        if isinstance(value, str) and LABEL_VALUE.match(value) and labels.get(key) != value
     }
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What this pass does, decided before anything is written."""
+
+    #: Labels to add (kubectl-made Recordings lack them).
+    labels: dict[str, str]
+    #: Status fields to set once (transactionId, createdTime); empty when they are set.
+    fields: dict[str, Any]
+    #: The Recording (re)enters ``ready``: new, or retried after an operator-decided error.
+    becomes_ready: bool
+
+
+def decide(body: Mapping[str, Any], status: RecordingStatus, retried: bool) -> Plan:
+    fields: dict[str, Any] = {}
+    if not status.transaction_id or not status.created_time or not status.state or retried:
+        fields = {
+            "transactionId": status.transaction_id or st.new_transaction_id(),
+            # the API's creation annotation (the createdTime its client already saw), else
+            # the creation timestamp of a kubectl-made Recording
+            "createdTime": status.created_time or created_time(dict(body)),
+        }
+    return Plan(
+        labels=missing_labels(body), fields=fields, becomes_ready=not status.state or retried
+    )
+
+
 @instrumented("reconcile")
-async def reconcile(body: kopf.Body, memo: Context, logger: kopf.Logger, **_: Any) -> None:
+async def reconcile(
+    body: kopf.Body,
+    spec: kopf.Spec,
+    name: str,
+    namespace: str,
+    meta: kopf.Meta,
+    memo: Context,
+    logger: kopf.Logger,
+    **_: Any,
+) -> None:
     ctx = memo
-    rec = actions.plain(body)
-    md = actions.meta(rec)
-    namespace, name = md["namespace"], md["name"]
-    status = parse_status(rec)
+    status = st.of(body)
     earlier_error = st.operator_error(status)
     if earlier_error is not None and earlier_error not in st.RETRIED_ON_RESUME:
         logger.info("in state error (%s); not touched until re-created", earlier_error)
         return
-
-    resource_version: str = md["resourceVersion"]
-    labels = missing_labels(rec)
-    if labels:
-        patched = await ctx.api.patch_recording(namespace, name, {"metadata": {"labels": labels}})
-        resource_version = patched["metadata"]["resourceVersion"]
-
-    if status.transaction_id and earlier_error is None:
-        pod = await ctx.api.read_pod(namespace, pod_name(name))
-        if pod is not None and actions.controller_uid(pod) == md["uid"]:
-            # A restart: the pod was made from a valid resolution and runs on; the pod watch
-            # deals with it if it ends. (Re-resolving against a changed config here would
-            # declare an error while the recorder keeps recording.)
-            return
-
+    plan = decide(body, status, retried=earlier_error is not None)
+    recording = await _label(ctx, body, plan.labels, meta["resourceVersion"])
+    if status.transaction_id and earlier_error is None and await _pod_runs_on(ctx, recording):
+        # A restart: the pod was made from a valid resolution and runs on; the pod watch
+        # deals with it if it ends. (Re-resolving against a changed config here would
+        # declare an error while the recorder keeps recording.)
+        return
     try:
-        check(parse_spec(rec), ctx.settings.config, namespace, name)
+        resolution = check(
+            RecordingSpec.model_validate(dict(spec)), ctx.settings.config, namespace, name
+        )
     except ResolveError as exc:
         if not (earlier_error == st.Reason.UNRESOLVABLE and status.message == str(exc)):
-            await actions.declare_error(ctx, rec, st.Reason.UNRESOLVABLE, str(exc))
+            await actions.declare_error(ctx, recording, st.Reason.UNRESOLVABLE, str(exc))
         return
+    if plan.fields:
+        recording = await _set_once(ctx, recording, plan)
+        logger.info("transactionId %s", plan.fields["transactionId"])
+    await actions.make_pod(ctx, recording, "created", resolution)
 
-    if not status.transaction_id or not status.created_time or not status.state or earlier_error:
-        fields: dict[str, Any] = {
-            "transactionId": status.transaction_id or st.new_transaction_id(),
-            # the API's creation annotation (the createdTime its client already saw), else
-            # the creation timestamp of a kubectl-made Recording
-            "createdTime": status.created_time or created_time(rec),
-        }
-        becomes_ready = not status.state or earlier_error is not None
-        patch = st.patch(
-            rec,
-            state=State.READY if becomes_ready else None,
-            message=WAITING if becomes_ready else None,
-            **fields,
+
+async def _label(
+    ctx: Context, body: kopf.Body, labels: dict[str, str], resource_version: str
+) -> dict[str, Any]:
+    """The Recording as this pass continues with it: labelled, with its new resourceVersion."""
+    recording = dict(body)
+    if labels:
+        md = recording["metadata"]
+        patched = await ctx.recordings.patch(
+            md["namespace"], md["name"], {"metadata": {"labels": labels}}
         )
-        try:
-            await ctx.api.patch_status(
-                namespace, name, patch, resource_version=resource_version
-            )
-        except Conflict:
-            raise kopf.TemporaryError(
-                "the Recording changed while its status was being set; retrying", delay=0.5
-            ) from None
-        rec = {**rec, "status": {**(rec.get("status") or {}), **patch["status"]}}
-        if becomes_ready:
-            events.state_changed(rec, State.READY, f"task created, {WAITING}")
-        logger.info("transactionId %s", fields["transactionId"])
+        if patched is None:
+            raise kopf.TemporaryError("the Recording is gone", delay=ctx.settings.retry_delay)
+        resource_version = patched["metadata"]["resourceVersion"]
+    return {**recording, "metadata": {**recording["metadata"], "resourceVersion": resource_version}}
 
-    await actions.make_pod(ctx, rec, "created")
+
+async def _pod_runs_on(ctx: Context, recording: Mapping[str, Any]) -> bool:
+    md = recording["metadata"]
+    pod = await ctx.pods.read(md["namespace"], pod_name(md["name"]))
+    return pod is not None and owner_uid(pod) == md["uid"]
+
+
+async def _set_once(ctx: Context, recording: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """Writes the transactionId and createdTime (and ``ready``) on exactly the version read."""
+    md = recording["metadata"]
+    patch = st.patch(
+        recording,
+        state=State.READY if plan.becomes_ready else None,
+        message=WAITING if plan.becomes_ready else None,
+        **plan.fields,
+    )
+    try:
+        await ctx.recordings.patch_status(
+            md["namespace"], md["name"], patch, resource_version=md["resourceVersion"]
+        )
+    except Conflict:
+        raise kopf.TemporaryError(
+            "the Recording changed while its status was being set; retrying", delay=0.5
+        ) from None
+    updated = {**recording, "status": {**(recording.get("status") or {}), **patch["status"]}}
+    if plan.becomes_ready:
+        events.state_changed(updated, State.READY, f"task created, {WAITING}")
+    return updated

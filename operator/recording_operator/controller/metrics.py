@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import kopf
 from prometheus_client import (
@@ -62,7 +62,7 @@ HANDLER_SECONDS = Histogram(
 )
 
 _STATES = [str(s) for s in State] + ["none"]
-HANDLERS = ("reconcile", "stop", "mirror", "pods")
+HANDLERS = ("reconcile", "stop", "mirror", "pods", "start")
 for _handler in HANDLERS:  # so a dashboard sees zeros, not missing series
     RECONCILE_ERRORS.labels(handler=_handler)
 
@@ -74,6 +74,10 @@ class Census:
         self._states: dict[str, str] = {}
         for state in _STATES:
             RECORDINGS.labels(state=state).set(0)
+
+    def state_of(self, uid: str) -> str | None:
+        """The state last counted for this Recording (None: not seen yet)."""
+        return self._states.get(uid)
 
     def observe(self, uid: str, state: str | None) -> None:
         self._states[uid] = state or "none"
@@ -95,13 +99,17 @@ class Waiting(kopf.TemporaryError):
     """A handler that is waiting for something (a stop to finish), not failing."""
 
 
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+Handler = Callable[..., Awaitable[Any]]
 
 
-def instrumented(name: str) -> Callable[[F], F]:
-    """Times a handler and counts its errors; waiting is not an error."""
+def instrumented(name: str) -> Callable[[Handler], Handler]:
+    """Times a handler and counts its errors; waiting is not an error.
 
-    def decorate(fn: F) -> F:
+    The handler takes kopf's arguments by name, with the types they have for its resource
+    (a Recording's ``name`` is always set), which kopf's own callback types cannot express.
+    """
+
+    def decorate(fn: Handler) -> Handler:
         @functools.wraps(fn)
         async def wrapper(**kwargs: Any) -> Any:
             started = time.perf_counter()
@@ -115,7 +123,7 @@ def instrumented(name: str) -> Callable[[F], F]:
             finally:
                 HANDLER_SECONDS.labels(handler=name).observe(time.perf_counter() - started)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate
 

@@ -5,45 +5,66 @@ the operator-owned ``state`` unless the Recording is stopping or in an error the
 decided. The write carries the resourceVersion it was decided on: if anything changed
 meanwhile (a stop began, the operator declared an error), it is dropped, and the next watch
 event decides again on fresh data.
+
+Most events of a Recording are the recorder's progress reports (every few seconds per task,
+bytes and times only). :func:`worth_handling` is the handler's kopf filter: such an event
+changes neither the state to mirror nor the census, so it wakes no handler at all.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kopf
 
-from ..model.recording import parse_status
-from . import actions, events
+from ..kube.errors import Conflict
+from . import events
 from . import status as st
-from .context import Context
-from .kubeapi import Conflict
 from .metrics import instrumented
+
+if TYPE_CHECKING:
+    from .running import Context
+
+
+def worth_handling(
+    body: kopf.Body, uid: str, memo: Context, type: str | None = None, **_: Any
+) -> bool:
+    """True for an event that changes what the handler does: the Recording went away, its
+    ``state`` is not the one the census counts, or the recorder's state needs mirroring."""
+    if type == "DELETED":
+        return True
+    state = (body.get("status") or {}).get("state")
+    return memo.census.state_of(uid) != (state or "none") or st.mirror_target(body) is not None
 
 
 @instrumented("mirror")
 async def on_recording_event(
-    event: kopf.RawEvent, body: kopf.Body, memo: Context, logger: kopf.Logger, **_: Any
+    event: kopf.RawEvent,
+    body: kopf.Body,
+    name: str,
+    namespace: str,
+    uid: str,
+    meta: kopf.Meta,
+    memo: Context,
+    logger: kopf.Logger,
+    **_: Any,
 ) -> None:
     ctx = memo
-    rec = actions.plain(body)
-    md = actions.meta(rec)
     if event.get("type") == "DELETED":
-        ctx.census.forget(md["uid"])
+        ctx.census.forget(uid)
         return
-    status = parse_status(rec)
-    ctx.census.observe(md["uid"], status.state)
-    target = st.mirror_target(rec)
-    if target is None:
+    status = st.of(body)
+    ctx.census.observe(uid, status.state)
+    target = st.mirror_target(body)
+    if target is None or status.recorder is None:
         return
-    assert status.recorder is not None
     message = status.recorder.message
     try:
-        await ctx.api.patch_status(
-            md["namespace"], md["name"], st.patch(rec, state=target, message=message),
-            resource_version=md["resourceVersion"],
+        await ctx.recordings.patch_status(
+            namespace, name, st.patch(body, state=target, message=message),
+            resource_version=meta["resourceVersion"],
         )
     except Conflict:
         return
-    events.state_changed(rec, target, message or f"{target}, as the recorder reports")
+    events.state_changed(body, target, message or f"{target}, as the recorder reports")
     logger.info("state %s (from the recorder)", target)

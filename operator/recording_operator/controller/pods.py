@@ -10,51 +10,34 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kopf
 
+from ..kube.errors import Conflict
 from ..model.naming import pod_name
-from ..model.recording import parse_status
 from ..model.resource import LABEL_RECORDING
 from . import actions, events
 from . import status as st
-from .context import Context
 from .failures import ANNOTATION, FailureHistory
-from .kubeapi import Conflict
 from .metrics import POD_FAILURES, instrumented
+from .podstatus import TERMINATED, describe, owner_uid
 
-TERMINATED = ("Failed", "Succeeded")
+if TYPE_CHECKING:
+    from .running import Context
+
 _ATTEMPTS = 5
 
 
-def describe(pod: Mapping[str, Any], gone: bool) -> str:
-    """How the pod ended, in words for ``status.message`` and Events."""
-    status = pod.get("status") or {}
-    for container in status.get("containerStatuses") or []:
-        ended = ((container.get("state") or {}).get("terminated")
-                 or (container.get("lastState") or {}).get("terminated"))
-        if ended:
-            text = f"exited with code {ended.get('exitCode')}"
-            if ended.get("reason"):
-                text += f" ({ended['reason']})"
-            if ended.get("message"):
-                text += f": {str(ended['message']).strip().splitlines()[-1][:200]}"
-            return text
-    phase = status.get("phase")
-    if phase in TERMINATED:
-        detail = ": ".join(x for x in (status.get("reason"), status.get("message")) if x)
-        return f"ended ({phase})" + (f": {detail}" if detail else "")
-    return "disappeared (deleted or evicted)" if gone else f"is {phase}"
-
-
-def _active(rec: dict[str, Any] | None, owner_uid: str | None) -> bool:
+def _active(rec: Mapping[str, Any] | None, owner: str | None) -> bool:
     """The Recording exists, is this pod's owner, is not stopping, is not in operator error."""
+    if rec is None:
+        return False
+    md = rec.get("metadata") or {}
     return (
-        rec is not None
-        and actions.meta(rec).get("uid") == owner_uid
-        and not actions.meta(rec).get("deletionTimestamp")
-        and st.operator_error(parse_status(rec)) is None
+        md.get("uid") == owner
+        and not md.get("deletionTimestamp")
+        and st.operator_error(st.of(rec)) is None
     )
 
 
@@ -63,20 +46,20 @@ async def _count_failure(
 ) -> FailureHistory | None:
     """Records the failure once per pod uid; None if the Recording gave up or is not active."""
     backoff = ctx.settings.backoff
-    pod_uid = actions.meta(pod)["uid"]
-    owner = actions.controller_uid(pod)
+    pod_md = pod["metadata"]
+    owner = owner_uid(pod)
     for _attempt in range(_ATTEMPTS):
-        rec = await ctx.api.get_recording(namespace, name)
+        rec = await ctx.recordings.get(namespace, name)
         if rec is None or not _active(rec, owner):
             return None
-        history = FailureHistory.from_annotations(actions.meta(rec).get("annotations"))
-        if history.has(pod_uid):
+        history = FailureHistory.from_annotations(rec["metadata"].get("annotations"))
+        if history.has(pod_md["uid"]):
             return history
         at = time.time()
-        history = history.add(pod_uid, at, backoff.window)
+        history = history.add(pod_md["uid"], at, backoff.window)
         recent = history.recent(at, backoff.window)
-        what = f"recorder pod {actions.meta(pod)['name']} {describe(pod, gone)}"
-        rv = actions.meta(rec)["resourceVersion"]
+        what = f"recorder pod {pod_md['name']} {describe(pod, gone)}"
+        rv = rec["metadata"]["resourceVersion"]
         try:
             if backoff.exhausted(recent):
                 message = (
@@ -92,8 +75,8 @@ async def _count_failure(
                     f"{what}; replacing it in {delay:.0f}s "
                     f"(failure {recent} of {backoff.limit} allowed within {backoff.window:.0f}s)"
                 )
-                restarts = (parse_status(rec).restarts or 0) + 1
-                await ctx.api.patch_status(
+                restarts = (st.of(rec).restarts or 0) + 1
+                await ctx.recordings.patch_status(
                     namespace, name,
                     st.patch(rec, ready=(False, st.Reason.POD_FAILED, message), restarts=restarts),
                     resource_version=rv,
@@ -102,7 +85,7 @@ async def _count_failure(
         except Conflict:
             continue
         POD_FAILURES.inc()
-        await ctx.api.patch_recording(
+        await ctx.recordings.patch(
             namespace, name, {"metadata": {"annotations": {ANNOTATION: history.to_annotation()}}}
         )
         return None if backoff.exhausted(recent) else history
@@ -111,43 +94,49 @@ async def _count_failure(
 
 @instrumented("pods")
 async def on_pod_event(
-    event: kopf.RawEvent, body: kopf.Body, memo: Context, logger: kopf.Logger, **_: Any
+    event: kopf.RawEvent,
+    body: kopf.Body,
+    name: str,
+    namespace: str,
+    uid: str,
+    labels: kopf.Labels,
+    memo: Context,
+    logger: kopf.Logger,
+    **_: Any,
 ) -> None:
     ctx = memo
-    pod = actions.plain(body)
-    md = actions.meta(pod)
-    namespace = md["namespace"]
     gone = event.get("type") == "DELETED"
-    if not gone and (pod.get("status") or {}).get("phase") not in TERMINATED:
+    if not gone and (body.get("status") or {}).get("phase") not in TERMINATED:
         return
-    name = (md.get("labels") or {}).get(LABEL_RECORDING)
-    if not name or md["name"] != pod_name(name):
+    recording = labels.get(LABEL_RECORDING)
+    if not recording or name != pod_name(recording):
         return
-    owner = actions.controller_uid(pod)
-    rec = await ctx.api.get_recording(namespace, name)
-    if rec is None or actions.meta(rec).get("deletionTimestamp"):
+    pod = dict(body)
+    owner = owner_uid(pod)
+    rec = await ctx.recordings.get(namespace, recording)
+    if rec is None or rec["metadata"].get("deletionTimestamp"):
         return  # gone or stopping: the garbage collector / the finalizer handle the pod
-    if actions.meta(rec).get("uid") != owner:
+    if rec["metadata"].get("uid") != owner:
         # A pod left over from an earlier Recording of the same name; once it is gone, the
         # current Recording gets its own.
-        if gone and st.operator_error(parse_status(rec)) is None:
+        if gone and st.operator_error(st.of(rec)) is None:
             await actions.make_pod(ctx, rec, "created")
         return
 
-    history = await _count_failure(ctx, namespace, name, pod, gone)
+    history = await _count_failure(ctx, namespace, recording, pod, gone)
     if history is None:
         return
     if not gone:
         # Free the name for the replacement (a terminated pod goes at once). Its DELETED event
         # runs this again and finds the replacement in place; not relying on that event means
         # a watch that misses it cannot leave the Recording without a pod.
-        await ctx.api.delete_pod(namespace, md["name"], grace_seconds=0, uid=md["uid"])
+        await ctx.pods.delete(namespace, name, grace_seconds=0, uid=uid)
 
     wait = history.replace_at(ctx.settings.backoff, time.time()) - time.time()
     if wait > 0:
         logger.info("replacing the recorder pod in %.1fs", wait)
         await asyncio.sleep(wait)
-    rec = await ctx.api.get_recording(namespace, name)
+    rec = await ctx.recordings.get(namespace, recording)
     if rec is None or not _active(rec, owner):
         return
     await actions.make_pod(ctx, rec, "replaced")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ..model.config import AppConfig, Config
+from ..model.config import AppConfig, Config, NotConfigured
 from ..model.recording import RecordingSpec
 from ..model.resolved import RecordingRef, ResolvedRecording, TrackSelector
 
@@ -24,11 +24,38 @@ class ResolveError(ValueError):
 
 @dataclass(frozen=True)
 class Resolution:
-    """What the config says about a Recording, before the operator has a transactionId."""
+    """What the config says about a Recording, found once per reconcile and handed on: the
+    operator has no transactionId yet when it checks, and adds it with :meth:`resolved`."""
 
+    spec: RecordingSpec
+    namespace: str
+    name: str
+    timezone: str
     app: AppConfig
     source_url: str
     tracks: list[TrackSelector]
+
+    def resolved(self, transaction_id: str, created_time: str | None) -> ResolvedRecording:
+        """Everything the recorder pod needs, so it never reads the config itself."""
+        spec = self.spec
+        return ResolvedRecording(
+            recording=RecordingRef(namespace=self.namespace, name=self.name),
+            id=spec.id,
+            vhost=spec.vhost,
+            app=spec.app,
+            stream=spec.stream.name,
+            transaction_id=transaction_id,
+            source_url=self.source_url,
+            tracks=self.tracks,
+            interval_ms=spec.interval if spec.interval and spec.interval > 0 else None,
+            schedule=spec.schedule or None,
+            timezone=self.timezone,
+            segmentation_rule=spec.segmentation_rule,
+            file_path=spec.file_path or self.app.file_path,
+            info_path=spec.info_path or self.app.info_path,
+            metadata=spec.metadata,
+            created_time=created_time,
+        )
 
 
 def check(spec: RecordingSpec, config: Config, namespace: str, name: str) -> Resolution:
@@ -38,18 +65,20 @@ def check(spec: RecordingSpec, config: Config, namespace: str, name: str) -> Res
             f"the Recording's name is {len(name)} characters long; at most {MAX_NAME_LENGTH} "
             "are allowed, since it labels the recorder pod"
         )
-    if spec.vhost not in config.vhosts:
-        raise ResolveError(f"Could not find the virtual host: [{spec.vhost}]")
-    app = config.app(spec.vhost, spec.app)
-    if app is None:
-        raise ResolveError(f"Could not find the application: [{spec.vhost}/{spec.app}]")
+    try:
+        app = config.lookup(spec.vhost, spec.app)
+    except NotConfigured as exc:
+        raise ResolveError(str(exc)) from None
     home = config.namespace_of(spec.vhost, spec.app)
     if namespace != home:
         raise ResolveError(
             f"Recordings of {spec.vhost}/{spec.app} belong in namespace {home!r}, "
             f"not {namespace!r}"
         )
-    return Resolution(app=app, source_url=source_url(spec, app), tracks=tracks(spec, app))
+    return Resolution(
+        spec=spec, namespace=namespace, name=name, timezone=config.timezone, app=app,
+        source_url=source_url(spec, app), tracks=tracks(spec, app),
+    )
 
 
 def source_url(spec: RecordingSpec, app: AppConfig) -> str:
@@ -102,23 +131,5 @@ def resolve(
     transaction_id: str,
     created_time: str | None,
 ) -> ResolvedRecording:
-    """Everything the recorder pod needs, so it never reads the config itself."""
-    found = check(spec, config, namespace, name)
-    return ResolvedRecording(
-        recording=RecordingRef(namespace=namespace, name=name),
-        id=spec.id,
-        vhost=spec.vhost,
-        app=spec.app,
-        stream=spec.stream.name,
-        transaction_id=transaction_id,
-        source_url=found.source_url,
-        tracks=found.tracks,
-        interval_ms=spec.interval if spec.interval and spec.interval > 0 else None,
-        schedule=spec.schedule or None,
-        timezone=config.timezone,
-        segmentation_rule=spec.segmentation_rule,
-        file_path=spec.file_path or found.app.file_path,
-        info_path=spec.info_path or found.app.info_path,
-        metadata=spec.metadata,
-        created_time=created_time,
-    )
+    """:func:`check` and :meth:`Resolution.resolved` in one step."""
+    return check(spec, config, namespace, name).resolved(transaction_id, created_time)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from ..model.recording import Condition, RecordingStatus, parse_status
+from ..model.recording import Condition, RecordingStatus
 from ..model.resource import State
 from ..model.timefmt import format_time, now
 
@@ -26,15 +27,24 @@ class Reason(StrEnum):
     """Why the ``Ready`` condition has its status; also the Event reasons for these moments."""
 
     POD_CREATED = "PodCreated"
+    #: The pod has not started and the kubelet or the scheduler says why (ImagePullBackOff…).
+    POD_PENDING = "PodPending"
+    POD_RUNNING = "PodRunning"
     UNRESOLVABLE = "Unresolvable"
     POD_REJECTED = "PodRejected"
     POD_FAILED = "PodFailed"
+    #: The pod did not start within the start timeout (``--pod-start-timeout``).
+    POD_STUCK = "PodStuck"
     TOO_MANY_FAILURES = "TooManyFailures"
     STOPPING = "Stopping"
 
 
 #: ``error`` states the operator decided; mirroring the recorder must leave them alone.
-OPERATOR_ERRORS = frozenset({Reason.UNRESOLVABLE, Reason.POD_REJECTED, Reason.TOO_MANY_FAILURES})
+OPERATOR_ERRORS = frozenset(
+    {Reason.UNRESOLVABLE, Reason.POD_REJECTED, Reason.POD_STUCK, Reason.TOO_MANY_FAILURES}
+)
+#: While ``Ready`` has one of these reasons, the pod has not been seen running yet.
+NOT_YET_STARTED = frozenset({Reason.POD_CREATED, Reason.POD_PENDING})
 #: Of those, the ones a restarted operator re-examines (the config or RBAC may have changed).
 RETRIED_ON_RESUME = frozenset({Reason.UNRESOLVABLE, Reason.POD_REJECTED})
 
@@ -42,6 +52,11 @@ RETRIED_ON_RESUME = frozenset({Reason.UNRESOLVABLE, Reason.POD_REJECTED})
 def new_transaction_id() -> str:
     """16 random letters and digits, as OvenMediaEngine makes them."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+def of(recording: Mapping[str, Any]) -> RecordingStatus:
+    """The typed status of a Recording (a plain dict or kopf's body)."""
+    return RecordingStatus.model_validate(dict(recording.get("status") or {}))
 
 
 def ready_condition(status: RecordingStatus) -> Condition | None:
@@ -83,8 +98,13 @@ def with_ready(
     return [*others, ready.to_json()]
 
 
+def ready_reason(status: RecordingStatus) -> str | None:
+    condition = ready_condition(status)
+    return condition.reason if condition is not None else None
+
+
 def patch(
-    body: dict[str, Any],
+    body: Mapping[str, Any],
     *,
     state: State | None = None,
     message: str | None = None,
@@ -96,7 +116,7 @@ def patch(
     ``message`` is always written when a state is: a stale message from an earlier state
     would mislead (``None`` removes it).
     """
-    status = parse_status(body)
+    status = of(body)
     out: dict[str, Any] = {}
     generation = (body.get("metadata") or {}).get("generation")
     if generation is not None:
@@ -112,14 +132,14 @@ def patch(
     return {"status": out}
 
 
-def mirror_target(body: dict[str, Any]) -> State | None:
+def mirror_target(body: Mapping[str, Any]) -> State | None:
     """The state ``status.state`` should take from the recorder's report, or None to keep it.
 
     Not while stopping (the finalizer owns ``stopping``), not over an operator-decided error.
     """
     if (body.get("metadata") or {}).get("deletionTimestamp"):
         return None
-    status = parse_status(body)
+    status = of(body)
     if status.recorder is None or operator_error(status) is not None:
         return None
     target = status.recorder.state

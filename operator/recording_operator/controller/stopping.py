@@ -15,18 +15,19 @@ recorder's report arrives, so a fixed ``--stop-poll`` interval was the latency o
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kopf
 
 from ..model.naming import pod_name
-from ..model.recording import parse_status
 from ..model.resource import State
-from . import actions, events
+from . import events
 from . import status as st
-from .context import Context
 from .metrics import FORCED_STOPS, Waiting, instrumented
-from .pods import TERMINATED, describe
+from .podstatus import TERMINATED, describe, owner_uid
+
+if TYPE_CHECKING:
+    from .running import Context
 
 STOPPING = "stopping: the recorder is finishing its current file"
 #: The first re-check after the pod got SIGTERM; doubled on each further check.
@@ -41,6 +42,9 @@ def poll_delay(retry: int, longest: float) -> float:
 @instrumented("stop")
 async def finalize(
     body: kopf.Body,
+    name: str,
+    namespace: str,
+    uid: str,
     memo: Context,
     logger: kopf.Logger,
     runtime: datetime.timedelta,
@@ -48,58 +52,55 @@ async def finalize(
     **_: Any,
 ) -> None:
     ctx = memo
-    rec = actions.plain(body)
-    md = actions.meta(rec)
-    namespace, name, uid = md["namespace"], md["name"], md["uid"]
-    status = parse_status(rec)
+    status = st.of(body)
     if status.state != State.STOPPING:
-        await ctx.api.patch_status(
+        await ctx.recordings.patch_status(
             namespace, name,
-            st.patch(rec, state=State.STOPPING, message=STOPPING,
+            st.patch(body, state=State.STOPPING, message=STOPPING,
                      ready=(False, st.Reason.STOPPING, STOPPING)),
         )
-        events.state_changed(rec, State.STOPPING, STOPPING)
+        events.state_changed(body, State.STOPPING, STOPPING)
         logger.info("stopping")
 
     pname = pod_name(name)
-    pod = await ctx.api.read_pod(namespace, pname)
-    if pod is None or actions.controller_uid(pod) != uid:
-        events.normal(rec, "Stopped", "the recorder pod is gone; the Recording is removed")
+    pod = await ctx.pods.read(namespace, pname)
+    if pod is None or owner_uid(pod) != uid:
+        events.normal(body, "Stopped", "the recorder pod is gone; the Recording is removed")
         return
-    pod_uid = actions.meta(pod)["uid"]
+    pod_uid = pod["metadata"]["uid"]
     report = status.recorder
     if report is not None and report.finished and report.pod_uid in (None, pod_uid):
         events.normal(
-            rec, "Stopped", "the recorder finished its last file; the Recording is removed"
+            body, "Stopped", "the recorder finished its last file; the Recording is removed"
         )
         return
     if (pod.get("status") or {}).get("phase") in TERMINATED:
-        await ctx.api.delete_pod(namespace, pname, grace_seconds=0, uid=pod_uid)
+        await ctx.pods.delete(namespace, pname, grace_seconds=0, uid=pod_uid)
         events.warning(
-            rec, "StoppedUnfinished",
+            body, "StoppedUnfinished",
             f"the recorder pod {describe(pod, False)} without reporting its last file",
         )
         return
 
     timeout = ctx.settings.effective_stop_timeout()
     if runtime.total_seconds() >= timeout:
-        await ctx.api.delete_pod(namespace, pname, grace_seconds=0, uid=pod_uid)
+        await ctx.pods.delete(namespace, pname, grace_seconds=0, uid=pod_uid)
         FORCED_STOPS.inc()
         events.warning(
-            rec, "ForcedStop",
+            body, "ForcedStop",
             f"the recorder pod did not stop within {timeout:.0f}s and was force-deleted; "
             "its last file may be incomplete",
         )
         logger.warning("force-deleted pod %s after %.0fs", pname, timeout)
         return
 
-    if not actions.meta(pod).get("deletionTimestamp"):
+    if not pod["metadata"].get("deletionTimestamp"):
         grace = ctx.settings.config.recorder.termination_grace_period_seconds
-        await ctx.api.delete_pod(namespace, pname, grace_seconds=grace, uid=pod_uid)
+        await ctx.pods.delete(namespace, pname, grace_seconds=grace, uid=pod_uid)
         # A pod that never ran (not bound to a node) is removed at once: no need to wait.
-        if await ctx.api.read_pod(namespace, pname) is None:
+        if await ctx.pods.read(namespace, pname) is None:
             events.normal(
-                rec, "Stopped", "the recorder pod had not started; the Recording is removed"
+                body, "Stopped", "the recorder pod had not started; the Recording is removed"
             )
             return
     raise Waiting(

@@ -15,9 +15,18 @@ from typing import Any
 class KubeError(Exception):
     """A Kubernetes API call failed. ``status`` is the HTTP status (None: no answer at all)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float = 0.0):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float = 0.0,
+        detail: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
+        #: What went wrong, without what we were doing (``message`` is "<doing>: <detail>").
+        self.detail = message if detail is None else detail
         self.status = status
         #: Seconds the server asked us to wait (Retry-After), 0 when it said nothing.
         self.retry_after = retry_after
@@ -39,8 +48,16 @@ class Forbidden(KubeError):
     """401/403: the caller's credentials do not allow the call."""
 
 
+class Expired(KubeError):
+    """410: a watch's resourceVersion is too old; list afresh, then watch from there."""
+
+
 class Unavailable(KubeError):
     """No usable answer: 429, 5xx, a timeout or a broken connection. Worth retrying."""
+
+
+class TimedOut(Unavailable):
+    """No answer within the time the caller allowed."""
 
 
 def message_from_body(body: str | bytes | None, fallback: str) -> str:
@@ -74,9 +91,8 @@ def from_status(
     """The error for an HTTP answer of the API server (any client's)."""
     plain = f"{status} {reason}".strip()
     detail = message_from_body(body, "")
-    text = f"{plain}: {detail}" if detail else plain
-    if doing:
-        text = f"{doing}: {text}"
+    what = f"{plain}: {detail}" if detail else plain
+    text = f"{doing}: {what}" if doing else what
     kind: type[KubeError]
     if status == 404:
         kind = NotFound
@@ -86,9 +102,11 @@ def from_status(
         kind = Invalid
     elif status in (401, 403):
         kind = Forbidden
+    elif status == 410:
+        kind = Expired
     else:
         kind = Unavailable
-    return kind(text, status=status, retry_after=_retry_after(headers))
+    return kind(text, status=status, retry_after=_retry_after(headers), detail=what)
 
 
 def translate(exc: BaseException, doing: str = "") -> KubeError:
@@ -109,7 +127,7 @@ def translate(exc: BaseException, doing: str = "") -> KubeError:
             headers=getattr(exc, "headers", None),
         )
     if isinstance(exc, TimeoutError):
-        text = "no answer in time"
-    else:
-        text = str(exc) or type(exc).__name__
-    return Unavailable(f"{doing}: {text}" if doing else text)
+        return TimedOut(f"{doing}: no answer in time" if doing else "no answer in time",
+                        detail="no answer in time")
+    text = str(exc) or type(exc).__name__
+    return Unavailable(f"{doing}: {text}" if doing else text, detail=text)

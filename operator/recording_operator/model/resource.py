@@ -6,6 +6,7 @@ agree on them byte for byte.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 GROUP = "recording-operator.dev"
@@ -16,8 +17,8 @@ PLURAL = "recordings"
 SINGULAR = "recording"
 SHORT_NAME = "rec"
 
-#: Labels the API (and the operator, for kubectl-made Recordings) sets so that a records call
-#: is one labelled LIST.
+#: Labels the API (and the operator, for kubectl-made Recordings) sets so that kubectl users can
+#: select a vhost/app's Recordings (the API itself finds them by field selectors on the spec).
 LABEL_VHOST = f"{GROUP}/vhost"
 LABEL_APP = f"{GROUP}/app"
 #: On recorder pods: the name of the Recording they record for.
@@ -25,6 +26,8 @@ LABEL_RECORDING = f"{GROUP}/recording"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "recording-operator"
+#: What Kubernetes accepts as a label value (63 characters at most).
+LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 
 #: On Recordings the API creates: the moment startRecord accepted the task, in the OME
 #: timestamp format (milliseconds). ``metadata.creationTimestamp`` has whole seconds only; the
