@@ -67,7 +67,8 @@ def test_rewrites_are_atomic(tmp_path: Path) -> None:
     inode = path.stat().st_ino
     infofile.append(path, entry(1))
     assert path.stat().st_ino != inode, "replaced by rename, never rewritten in place"
-    assert sorted(os.listdir(tmp_path)) == ["info.xml"], "no temporary file left behind"
+    assert sorted(os.listdir(tmp_path)) == [".info.xml.lock", "info.xml"], \
+        "no temporary file left behind (the lock file stays, empty)"
 
 
 def test_a_broken_info_file_is_moved_aside_not_lost(tmp_path: Path) -> None:
@@ -88,3 +89,58 @@ def test_the_same_sequence_is_listed_once(tmp_path: Path) -> None:
 def test_parse_refuses_other_documents() -> None:
     with pytest.raises(ValueError, match="root element"):
         infofile.parse("<x/>")
+
+
+def test_control_characters_never_make_the_file_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "info.xml"
+    hostile = "a\x01b\x1bc\x7fd\ufffe\ud800e\tf\ng"
+    for sequence in range(3):
+        infofile.append(path, entry(sequence, id=hostile, metadata=hostile, stream=hostile,
+                                    file_path=f"{hostile}_{sequence}.ts"))
+    entries = infofile.read(path)
+    assert [e.sequence for e in entries] == [0, 1, 2], "every entry is still there"
+    assert entries[0].metadata == "a\ufffdb\ufffdc\x7fd\ufffd\ufffde\tf\ng"
+    assert not list(tmp_path.glob("*.broken")), "nothing had to be set aside"
+
+
+def test_every_set_aside_file_gets_a_name_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "info.xml"
+    for n in range(3):
+        path.write_text(f"<files><file>{n}")
+        infofile.append(path, entry(n))
+    kept = sorted(p.read_text() for p in tmp_path.glob("info.xml*.broken"))
+    assert kept == ["<files><file>0", "<files><file>1", "<files><file>2"]
+
+
+def test_a_symlink_at_the_info_name_is_set_aside_not_written_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.xml"
+    victim.write_text("precious")
+    path = tmp_path / "info.xml"
+    os.symlink(victim, path)
+    infofile.append(path, entry(0))
+    assert victim.read_text() == "precious"
+    assert not path.is_symlink() and infofile.read(path) == [entry(0)]
+
+
+def _append_many(path: str, first: int, count: int) -> None:
+    for sequence in range(first, first + count):
+        infofile.append(Path(path), entry(sequence, transaction_id=f"T{first}"))
+
+
+def test_twenty_processes_appending_at_once_lose_no_entry(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "info.xml"
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_append_many, args=(str(path), n * 100, 5))
+               for n in range(20)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    entries = infofile.read(path)
+    assert len(entries) == 100
+    assert {(e.transaction_id, e.sequence) for e in entries} == {
+        (f"T{n * 100}", n * 100 + k) for n in range(20) for k in range(5)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".info.xml.lock", "info.xml"]

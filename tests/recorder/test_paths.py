@@ -1,8 +1,10 @@
-"""Macro expansion and the storage root: names as specified, and no way out of the root."""
+"""Macro expansion and the storage root: names as specified, no way out of the root, and no
+write that lands through a planted symlink or over another file."""
 
 from __future__ import annotations
 
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,10 +18,11 @@ from recording_operator.recorder.errors import StorageError
 from recording_operator.recorder.paths import (
     MacroValues,
     StorageRoot,
+    TaskPaths,
     expand,
+    move_noreplace,
     safe_value,
     temp_name,
-    unique_path,
 )
 
 START = datetime(2023, 3, 15, 12, 15, 20, 113000, tzinfo=UTC)
@@ -78,9 +81,21 @@ def test_the_root_refuses_escapes(tmp_path: Path) -> None:
     root = StorageRoot(tmp_path / "root")
     (tmp_path / "root").mkdir()
     assert root.resolve("a/b.ts") == tmp_path / "root" / "a" / "b.ts"
-    for bad in ("../x.ts", "/etc/x.ts", "a/../../x.ts", ""):
+    for bad in ("../x.ts", "/../x.ts", "a/../../x.ts", "", "/"):
         with pytest.raises(StorageError):
             root.resolve(bad)
+
+
+def test_a_leading_slash_is_the_storage_root_as_in_ome(tmp_path: Path) -> None:
+    root = StorageRoot(tmp_path)
+    assert root.resolve("/path/to/x_1.ts") == tmp_path / "path" / "to" / "x_1.ts"
+    assert root.resolve("//x.ts") == tmp_path / "x.ts"
+    root.check_template("/path/to/save/recorded/file_${Sequence}.ts")
+    root.check_template("/info.xml", info=True)
+    paths = TaskPaths.of(root, "/rec/${Stream}_${Sequence}.ts", "/rec/${Stream}.xml", values())
+    assert paths.relative(paths.file) == "rec/stream_3.ts"
+    assert paths.relative(paths.info) == "rec/stream.xml"
+    assert (tmp_path / "rec").is_dir()
 
 
 def test_the_root_refuses_a_symlink_that_points_outside(tmp_path: Path) -> None:
@@ -102,12 +117,55 @@ def test_templates_are_checked_again(tmp_path: Path) -> None:
 
 
 def test_a_new_file_never_overwrites_an_older_one(tmp_path: Path) -> None:
-    first = tmp_path / "same.ts"
-    assert unique_path(first) == first
-    first.write_bytes(b"x")
-    assert unique_path(first) == tmp_path / "same_1.ts"
-    (tmp_path / "same_1.ts").write_bytes(b"x")
-    assert unique_path(first) == tmp_path / "same_2.ts"
+    final = tmp_path / "same.ts"
+    for n in range(3):
+        (tmp_path / f"t{n}").write_bytes(b"%d" % n)
+        move_noreplace(tmp_path / f"t{n}", final)
+    assert [(tmp_path / name).read_bytes() for name in ("same.ts", "same_1.ts", "same_2.ts")] \
+        == [b"0", b"1", b"2"]
+
+
+def test_twenty_files_finished_at_once_under_one_name_all_survive(tmp_path: Path) -> None:
+    temps = []
+    for n in range(20):
+        temp = tmp_path / f"t{n}.recording.ts"
+        temp.write_bytes(b"file %d" % n)
+        temps.append(temp)
+    start = threading.Barrier(20)
+    finals: list[Path] = []
+
+    def finish(temp: Path) -> None:
+        start.wait()
+        finals.append(move_noreplace(temp, tmp_path / "a.ts"))
+
+    threads = [threading.Thread(target=finish, args=(t,)) for t in temps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(finals)) == 20
+    assert sorted(p.read_bytes() for p in finals) == sorted(b"file %d" % n for n in range(20))
+    assert not list(tmp_path.glob("*.recording.ts"))
+
+
+def test_a_planted_symlink_never_redirects_a_write(tmp_path: Path) -> None:
+    root_dir = tmp_path / "root"
+    root_dir.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    root = StorageRoot(root_dir)
+    paths = TaskPaths.of(root, "a.ts", "info.xml", values())
+    # at the temporary name and at the final name
+    os.symlink(victim, paths.temp)
+    os.symlink(victim, paths.file)
+    with paths.create_temp() as (temp, target):
+        assert temp != paths.temp
+        with open(target, "wb") as handle:  # what the writer does with the name it is given
+            handle.write(b"media")
+    final = paths.finish(temp)
+    assert final == root_dir / "a_1.ts" and final.read_bytes() == b"media"
+    assert victim.read_bytes() == b"precious"
+    assert os.readlink(paths.file) == str(victim), "the planted link is left as it was"
 
 
 def test_temporary_names_keep_the_extension() -> None:

@@ -71,6 +71,8 @@ class RecorderReport(_Model):
 
     state: State
     message: str | None = None
+    #: Why the recorder waits, as one word (``StorageFull``), or None.
+    reason: str | None = None
     #: True once the recorder finished its last file after SIGTERM (``lastSequence``).
     finished: bool = False
     #: The uid of the pod that wrote this report. ``finished`` speaks for that pod only: a pod

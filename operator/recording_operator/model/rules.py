@@ -24,6 +24,25 @@ INFO_EXTENSIONS = (".xml",)
 
 #: Id length cap: long enough for UUIDs and slugs, short enough for labels, names, paths.
 MAX_ID_LENGTH = 253
+#: The longest file or directory name the usual filesystems take (NAME_MAX), in UTF-8 bytes.
+MAX_SEGMENT_BYTES = 255
+
+#: C0 controls, DEL and lone surrogates: nothing a name or path needs, and most cannot be held
+#: by the info XML. The CRD's rules match the same with ``CONTROL_CHARACTERS`` (a test keeps
+#: them in step).
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+#: Free text (``metadata``) may hold tabs and line breaks, which XML keeps.
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+CONTROL_CHARACTERS = r"[\x00-\x1F\x7F]"
+TEXT_CONTROL_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+
+
+def control_problem(value: str, *, text: bool = False) -> str | None:
+    """Why ``value`` is refused for the characters it holds, or None."""
+    if (_CONTROL_IN_TEXT if text else _CONTROL).search(value):
+        allowed = " (tab and line breaks are allowed)" if text else ""
+        return f"must not contain control characters{allowed}"
+    return None
 
 
 def is_valid_schedule(schedule: str) -> bool:
@@ -35,18 +54,23 @@ def path_problem(template: str, extensions: tuple[str, ...]) -> str | None:
 
     Checked on the template itself: macros expand to values that cannot contain ``/`` or
     ``..`` (the recorder sanitises them), so a template that stays inside the storage root
-    stays inside once expanded.
+    stays inside once expanded. A leading ``/`` is the storage root (OvenMediaEngine joins
+    every path to its RootPath, and its own examples send ``/path/to/...``).
     """
     if not template:
         return "is empty"
-    if "\x00" in template or "\\" in template:
+    control = control_problem(template)
+    if control:
+        return control
+    if "\\" in template:
         return "contains a forbidden character"
-    if template.startswith("/"):
-        return "must be relative to the storage root"
-    parts = template.split("/")
+    relative = template.lstrip("/")
+    parts = relative.split("/")
     if any(part in ("..", ".") for part in parts):
         return "must not contain '.' or '..' segments"
-    normalised = posixpath.normpath(template)
+    if any(len(part.encode("utf-8")) > MAX_SEGMENT_BYTES for part in parts):
+        return f"has a name longer than {MAX_SEGMENT_BYTES} bytes between two '/'"
+    normalised = posixpath.normpath(relative)
     if normalised.startswith("..") or normalised.startswith("/"):
         return "escapes the storage root"
     if not template.lower().endswith(extensions):

@@ -21,3 +21,7 @@ class NoTracks(RecorderError):
 
 class StorageError(RecorderError):
     """The storage cannot take the file (not writable, full, path outside the root)."""
+
+
+class StorageFull(StorageError):
+    """The storage has no space (ENOSPC) or quota (EDQUOT) left: wait for space, keep the file."""

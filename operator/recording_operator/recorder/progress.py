@@ -47,6 +47,8 @@ class Progress:
         self.on_change: Callable[[], None] | None = None
         self.state = State.READY
         self.message: str | None = None
+        #: Why the recorder waits, in one word a program can test (``space.STORAGE_FULL``).
+        self.reason: str | None = None
         self.finished = False
         self.start_time: datetime | None = None
         self.finish_time: datetime | None = None
@@ -71,11 +73,12 @@ class Progress:
 
     # --- transitions (called by the session) -------------------------------------------------
 
-    def waiting(self, state: State, message: str | None) -> None:
-        """No file open: waiting for the stream (``ready`` first, ``stopped`` after a drop)."""
+    def waiting(self, state: State, message: str | None, reason: str | None = None) -> None:
+        """No file open: waiting for the stream (``ready`` first, ``stopped`` after a drop),
+        or for space on the storage (``reason``)."""
         with self._lock:
-            changed = (self.state, self.message) != (state, message)
-            self.state, self.message = state, message
+            changed = (self.state, self.message, self.reason) != (state, message, reason)
+            self.state, self.message, self.reason = state, message, reason
         if changed:
             self._changed()
 
@@ -86,6 +89,7 @@ class Progress:
         with self._lock:
             self.state = State.RECORDING
             self.message = note
+            self.reason = None
             self.sequence = sequence
             self.start_time = start
             self.finish_time = None
@@ -113,6 +117,7 @@ class Progress:
         with self._lock:
             self.state = State.STOPPED
             self.message = message
+            self.reason = None
             self.finished = finished
             if self.finish_time is None and self.start_time is not None:
                 self.finish_time = self._clock()
@@ -122,6 +127,7 @@ class Progress:
         with self._lock:
             self.state = State.ERROR
             self.message = message
+            self.reason = None
             self._live = None
             if self.start_time is not None and self.finish_time is None:
                 self.finish_time = self._clock()
@@ -144,6 +150,7 @@ class Progress:
                 "recorder": {
                     "state": self.state.value,
                     "message": self.message,
+                    "reason": self.reason,
                     "finished": self.finished,
                     "podUID": self._pod_uid,
                     "updatedTime": self.time(self._clock()),

@@ -11,12 +11,33 @@ a status patch that never got through.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
+from datetime import datetime
 
 from ..model.recording import FileRecord, RecordingStatus
 from ..model.resource import State
 from ..model.timefmt import parse_time
 from .infofile import InfoEntry
-from .session import Orphan, Resume
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A file a killed recorder left under its temporary name."""
+
+    relative_path: str
+    sequence: int
+    start: datetime
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where this run continues: the previous run's sequence, totals and files."""
+
+    next_sequence: int = 0
+    total_bytes: int = 0
+    total_time_ms: int = 0
+    files: tuple[FileRecord, ...] = ()
+    orphan: Orphan | None = None
 
 
 def plan_resume(

@@ -33,11 +33,13 @@ from ..model.resource import SegmentationRule, State
 from ..model.timefmt import now
 from . import infofile, wakeup
 from .bitstream import AdtsToAsc, needs_adts_to_asc
-from .errors import NoTracks, SourceRefused, SourceUnavailable, StorageError
+from .errors import NoTracks, SourceRefused, SourceUnavailable, StorageError, StorageFull
 from .interleave import Interleaver, Sample
-from .paths import MacroValues, StorageRoot, describe_os_error, expand, temp_name, unique_path
+from .paths import MacroValues, StorageRoot, TaskPaths, expand, temp_name
 from .progress import Progress
+from .resume import Orphan, Resume
 from .source import Source, SourceOptions, check_url, open_source
+from .space import SpaceWait
 from .splitter import SplitPolicy, make_policy
 from .timeline import Timeline
 from .tracks import Selection, select
@@ -59,26 +61,6 @@ class RecorderSettings:
     retry_max: float = 1.0
     #: How long a quiet track may hold the others back (see interleave.py).
     interleave_wait_us: int = 1_000_000
-
-
-@dataclass(frozen=True)
-class Orphan:
-    """A file a killed recorder left under its temporary name."""
-
-    relative_path: str
-    sequence: int
-    start: datetime
-
-
-@dataclass(frozen=True)
-class Resume:
-    """Where this run continues: the previous run's sequence, totals and files."""
-
-    next_sequence: int = 0
-    total_bytes: int = 0
-    total_time_ms: int = 0
-    files: tuple[FileRecord, ...] = ()
-    orphan: Orphan | None = None
 
 
 @dataclass
@@ -123,6 +105,7 @@ class Recorder:
         self.settings = settings or RecorderSettings()
         self.resume = resume or Resume()
         self.root = StorageRoot(storage_root or job.storage_root)
+        self.space = SpaceWait(self.root.path, stop, progress)
         self.clock = clock
         #: Set when the media server reports the stream published (see wakeup.py).
         self.wake = wake
@@ -159,7 +142,10 @@ class Recorder:
                 if source is None:
                     break
                 with source:
-                    dropped = self._record(source)
+                    try:
+                        dropped = self._record(source)
+                    except StorageFull as exc:
+                        dropped = self._wait_for_space(exc)
                 if not dropped:
                     break
             self.progress.stopped(None, finished=True)
@@ -321,26 +307,22 @@ class Recorder:
         sequence = self.next_sequence
         start = self.clock()
         values = self._values(sequence, start)
-        provisional = expand(self.job.file_path, values)
-        extension = posixpath.splitext(provisional)[1]
-        temp_rel = posixpath.join(
-            posixpath.dirname(provisional), temp_name(self.job.transaction_id, sequence, extension)
-        )
-        temp = self.root.resolve(temp_rel)
-        self.root.make_parent(temp)
+        paths = TaskPaths.of(self.root, self.job.file_path, self.job.info_path, values)
         extradata = {slot: f.extradata for slot, f in self._adts.items() if f.extradata}
-        writer = FileWriter(
-            temp, self.format, self._selection.tracks,
-            origin_us=sample.dts if self.discontinuity else 0,
-            extradata=extradata,
-        )
+        with paths.create_temp() as (temp, target):
+            writer = FileWriter(
+                temp, self.format, self._selection.tracks,
+                origin_us=sample.dts if self.discontinuity else 0,
+                extradata=extradata, target=target,
+            )
+        temp_rel = paths.relative(temp)
         self.next_sequence = sequence + 1
         self.recorded_any = True
         self._file = _OpenFile(writer=writer, values=values, temp=temp, start=start)
         self._file_start = sample.dts
         self._write = writer.write
         self.policy.begin(sample.dts, start)
-        info_rel = expand(self.job.info_path, values)
+        info_rel = paths.relative(paths.info)
         log.info("file %d started: %s", sequence, temp_rel)
         self.progress.file_started(sequence, start, temp_rel, info_rel, writer, note=self._note)
 
@@ -348,8 +330,8 @@ class Recorder:
         current = self._file
         if current is None:
             return
-        self._file = None
         stats = current.writer.close()
+        self._file = None  # only now: a full storage leaves it to _wait_for_space
         end = self.clock()
         self._publish(current.values.finished(end), current.temp, stats.size,
                       stats.duration_us // 1000, last=last)
@@ -359,14 +341,8 @@ class Recorder:
     ) -> None:
         """Renames a finished file to its final name and records it (info XML, status)."""
         assert values.end is not None
-        final = self.root.resolve(expand(self.job.file_path, values))
-        self.root.make_parent(final)
-        final = unique_path(final)
-        try:
-            os.replace(temp, final)
-        except OSError as exc:
-            raise StorageError(describe_os_error(exc, final)) from exc
-        final_rel = self.root.relative(final)
+        paths = TaskPaths.of(self.root, self.job.file_path, self.job.info_path, values)
+        final_rel = paths.relative(paths.finish(temp))
         record = FileRecord(
             sequence=values.sequence,
             file_path=final_rel,
@@ -376,24 +352,36 @@ class Recorder:
             finish_time=self.progress.time(values.end),
             last_sequence=last,
         )
-        info_rel = expand(self.job.info_path, values)
-        info_path = self.root.resolve(info_rel)
-        self.root.make_parent(info_path)
+        info_rel = paths.relative(paths.info)
         job = self.job
-        infofile.append(
-            info_path,
-            infofile.InfoEntry(
+        entry = infofile.InfoEntry(
                 transaction_id=job.transaction_id, id=job.id, metadata=job.metadata or "",
                 vhost=job.vhost, app=job.app, stream=job.stream, file_path=final_rel,
                 record_bytes=size, record_time=time_ms, sequence=values.sequence,
                 last_sequence=last,
                 created_time=job.created_time or record.start_time,
                 start_time=record.start_time, finish_time=record.finish_time,
-            ),
         )
+        self.space.retry(lambda: infofile.append(paths.info, entry), self._waiting_state())
         log.info("file %d finished: %s (%d bytes, %d ms%s)", values.sequence, final_rel, size,
                  time_ms, ", last" if last else "")
         self.progress.file_finished(record, info_rel, values.end)
+
+    def _wait_for_space(self, exc: StorageFull) -> bool:
+        """The storage is full: keep the partial file, wait until space returns, then finish it
+        as a recovered file. True when recording may go on, False when stopped meanwhile."""
+        current = self._file
+        self._abort_file()
+        resumed = self.space.until_free(exc, self._waiting_state())
+        if current is not None:
+            try:
+                self._recover(Orphan(relative_path=self.root.relative(current.temp),
+                                     sequence=current.values.sequence, start=current.start))
+            except StorageFull as again:
+                log.error("%s: %s stays under its temporary name for a later run to finish",
+                          again, current.temp)
+        self._recover_unlisted()
+        return resumed
 
     def _abort_file(self) -> None:
         current = self._file

@@ -31,7 +31,7 @@ import av
 
 from .errors import StorageError
 from .interleave import Sample
-from .paths import describe_os_error
+from .paths import storage_error
 from .tracks import Track
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class FileStats:
 
 def _storage_error(exc: BaseException, path: Path) -> StorageError | None:
     if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
-        return StorageError(describe_os_error(exc, path))
+        return storage_error(exc, path)
     return None
 
 
@@ -113,7 +113,9 @@ class FileWriter:
         *,
         origin_us: int,
         extradata: Mapping[int, bytes] | None = None,
+        target: str | None = None,
     ) -> None:
+        """``target`` is what to open instead of ``path`` (``paths.TaskPaths.create_temp``)."""
         self.path = path
         self._origin = origin_us
         self._start: int | None = None
@@ -122,7 +124,8 @@ class FileWriter:
         self.nudged = 0
         self.dropped = 0
         try:
-            self._container = av.open(str(path), "w", format=fmt.name, options=dict(fmt.options))
+            self._container = av.open(target or str(path), "w", format=fmt.name,
+                                      options=dict(fmt.options))
         except Exception as exc:
             raise _storage_error(exc, path) or StorageError(
                 f"cannot create {path.name}: {exc}") from exc
@@ -207,7 +210,7 @@ class FileWriter:
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise StorageError(describe_os_error(exc, self.path)) from exc
+            raise storage_error(exc, self.path) from exc
         if self.nudged:
             log.info("%s: moved %d duplicate timestamps one tick on", self.path.name, self.nudged)
         return FileStats(size=self.size(), duration_us=self.duration_us, packets=self.packets)
