@@ -79,8 +79,30 @@ REFUSALS: list[tuple[dict[str, Any], str]] = [
      "[HTTP] Invalid [filePath] parameter: must not contain '.' or '..' segments (400)"),
     ({"id": "a", "stream": S, "filePath": "a/../../escape.ts"},
      "[HTTP] Invalid [filePath] parameter: must not contain '.' or '..' segments (400)"),
-    ({"id": "a", "stream": S, "filePath": "/etc/cron.d/x.ts"},
-     "[HTTP] Invalid [filePath] parameter: must be relative to the storage root (400)"),
+    ({"id": "a", "stream": S, "filePath": "/../etc/cron.d/x.ts"},
+     "[HTTP] Invalid [filePath] parameter: must not contain '.' or '..' segments (400)"),
+    ({"id": "a", "stream": S, "filePath": "d/" + "x" * 253 + ".ts"},
+     "[HTTP] Invalid [filePath] parameter: has a name longer than 255 bytes between two '/' "
+     "(400)"),
+    # control characters (they made the info XML unreadable) name the field
+    ({"id": "a\x01", "stream": S},
+     "[HTTP] Invalid [id] parameter: must not contain control characters (400)"),
+    ({"id": "a", "stream": {"name": "s\x1b"}},
+     "[HTTP] Invalid [stream.name] parameter: must not contain control characters (400)"),
+    ({"id": "a", "stream": S, "filePath": "a\x7f.ts"},
+     "[HTTP] Invalid [filePath] parameter: must not contain control characters (400)"),
+    ({"id": "a", "stream": S, "infoPath": "a\n.xml"},
+     "[HTTP] Invalid [infoPath] parameter: must not contain control characters (400)"),
+    ({"id": "a", "stream": S, "metadata": "\x00"},
+     "[HTTP] Invalid [metadata] parameter: must not contain control characters (tab and line "
+     "breaks are allowed) (400)"),
+    # an interval below a second, or negative
+    *(
+        ({"id": "a", "stream": S, "interval": short},
+         "[HTTP] Invalid [interval] parameter: must be 0 (no split) or at least 1000 "
+         "milliseconds (400)")
+        for short in (-1, 500)
+    ),
     ({"id": "a", "stream": S, "filePath": "${Id}.flv"},
      "[HTTP] Invalid [filePath] parameter: must end with .ts or .mp4 (400)"),
     ({"id": "a", "stream": S, "infoPath": "../../info.xml"},

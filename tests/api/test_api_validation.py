@@ -80,11 +80,59 @@ def test_tracks_is_an_alias_when_track_ids_is_absent_or_empty() -> None:
     assert start(preferred)["stream"]["trackIds"] == [1]
 
 
-def test_non_positive_interval_means_no_split_and_empty_strings_are_absent() -> None:
+def test_a_zero_interval_means_no_split_and_empty_strings_are_absent() -> None:
     spec = start({"id": "a", "stream": {"name": "s"}, "interval": 0, "schedule": "",
                   "metadata": "", "filePath": ""})
     assert not {"interval", "schedule", "metadata", "filePath"} & spec.keys()
-    assert "interval" not in start({"id": "a", "stream": {"name": "s"}, "interval": -5})
+
+
+@pytest.mark.parametrize("interval", [-5, -1, 1, 999])
+def test_a_negative_or_sub_second_interval_is_refused(interval: int) -> None:
+    assert refused({"id": "a", "stream": {"name": "s"}, "interval": interval}) == (
+        "[HTTP] Invalid [interval] parameter: must be 0 (no split) or at least 1000 "
+        "milliseconds (400)")
+    assert start({"id": "a", "stream": {"name": "s"}, "interval": 1000})["interval"] == 1000
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"id": "a\x00b", "stream": {"name": "s"}}, "id"),
+        ({"id": "a\nb", "stream": {"name": "s"}}, "id"),
+        ({"id": "a", "stream": {"name": "s\x1b[31m"}}, "stream.name"),
+        ({"id": "a", "stream": {"name": "s\x7f"}}, "stream.name"),
+        ({"id": "a", "stream": {"name": "s\ud800"}}, "stream.name"),
+        ({"id": "a", "stream": {"name": "s"}, "filePath": "a\tb.ts"}, "filePath"),
+        ({"id": "a", "stream": {"name": "s"}, "infoPath": "i\x01.xml"}, "infoPath"),
+        ({"id": "a", "stream": {"name": "s"}, "metadata": "bell\x07"}, "metadata"),
+        ({"id": "a", "stream": {"name": "s"}, "metadata": "del\x7f"}, "metadata"),
+    ],
+)
+def test_control_characters_are_refused_naming_the_field(body: dict[str, Any], field: str) -> None:
+    message = refused(body)
+    assert message.startswith(f"[HTTP] Invalid [{field}] parameter: must not contain control "
+                              "characters"), message
+
+
+def test_metadata_may_hold_tabs_and_line_breaks() -> None:
+    text = "line one\r\n\tline two"
+    assert start({"id": "a", "stream": {"name": "s"}, "metadata": text})["metadata"] == text
+
+
+def test_a_leading_slash_is_the_storage_root() -> None:
+    # the OvenMediaEngine Go SDK's documented example
+    path = "/path/to/save/recorded/file_${Sequence}.ts"
+    spec = start({"id": "a", "stream": {"name": "s"}, "filePath": path, "infoPath": "/i.xml"})
+    assert (spec["filePath"], spec["infoPath"]) == (path, "/i.xml")
+
+
+def test_names_between_slashes_are_capped_at_255_bytes() -> None:
+    longest = "\u00e9" * 124 + "abcd.ts"  # 2 bytes each in UTF-8: 248 + 7
+    assert len(longest.encode()) == 255
+    assert start({"id": "a", "stream": {"name": "s"}, "filePath": f"d/{longest}"})
+    assert refused({"id": "a", "stream": {"name": "s"}, "filePath": f"d/x{longest}"}) == (
+        "[HTTP] Invalid [filePath] parameter: has a name longer than 255 bytes between two '/' "
+        "(400)")
 
 
 def test_null_is_absent() -> None:
@@ -147,7 +195,7 @@ def test_check_5_variant_names() -> None:
     [
         ("filePath", "../x.ts", "must not contain '.' or '..' segments"),
         ("filePath", "a/../../x.ts", "must not contain '.' or '..' segments"),
-        ("filePath", "/etc/x.ts", "must be relative to the storage root"),
+        ("filePath", "/../x.ts", "must not contain '.' or '..' segments"),
         ("filePath", "a\\..\\x.ts", "contains a forbidden character"),
         ("filePath", "x.mkv", "must end with .ts or .mp4"),
         ("infoPath", "../x.xml", "must not contain '.' or '..' segments"),

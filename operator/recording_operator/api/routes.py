@@ -25,6 +25,7 @@ from .store import AlreadyExists, Recording, RecordingStore, Rejected
 from .validation import (
     DUPLICATE,
     app_config,
+    check_task_limit,
     no_record,
     records_filter,
     start_record_spec,
@@ -77,6 +78,9 @@ def build_router(settings: ApiSettings) -> APIRouter:
         # another name; the derived name makes the create itself refuse a racing duplicate.
         if await store.find(namespace, vhost, app, spec["id"]):
             raise ApiError(409, DUPLICATE)
+        # 8. the app's maxTasks (a soft limit: two racing creates may both pass)
+        if app_cfg.max_tasks is not None:
+            check_task_limit(app_cfg, vhost, app, len(await store.list(namespace, vhost, app)))
         try:
             created = await store.create(
                 namespace, recording_manifest(spec, namespace, format_time(now()))

@@ -16,6 +16,7 @@ from ..model.rules import (
     FILE_EXTENSIONS,
     INFO_EXTENSIONS,
     MAX_ID_LENGTH,
+    control_problem,
     is_valid_schedule,
     path_problem,
 )
@@ -28,6 +29,8 @@ MAX_PATH_LENGTH = 1024
 MAX_METADATA_LENGTH = 4096
 #: OME's interval is an int32 of milliseconds.
 MAX_INTERVAL = 2**31 - 1
+#: Shorter files than this are a client's mistake (or a way to flood the storage with files).
+MIN_INTERVAL = 1000
 
 DUPLICATE = "Duplicate ID already exists"
 BOTH_SPLITS = "[Interval] and [Schedule] cannot be used at the same time"
@@ -41,6 +44,19 @@ def missing(parts: list[str]) -> ApiError:
 
 def invalid(field: str, why: str) -> ApiError:
     return ApiError(400, f"Invalid [{field}] parameter: {why}")
+
+
+def too_many_tasks(vhost: str, app: str, limit: int) -> ApiError:
+    """409, the status of OME's startRecord for "not now, because of the tasks there are"."""
+    return ApiError(
+        409, f"The application [{vhost}/{app}] already has its maximum of {limit} recording "
+        "tasks (maxTasks): stop one first")
+
+
+def check_task_limit(app_cfg: AppConfig, vhost: str, app: str, existing: int) -> None:
+    """Refuses a new task when the app already has ``maxTasks`` of them."""
+    if app_cfg.max_tasks is not None and existing >= app_cfg.max_tasks:
+        raise too_many_tasks(vhost, app, app_cfg.max_tasks)
 
 
 def no_record(record_id: str) -> ApiError:
@@ -62,8 +78,10 @@ def _is_int(value: Any) -> bool:
 
 
 def _string(
-    body: dict[str, Any], key: str, field: str, max_length: int | None = None
+    body: dict[str, Any], key: str, field: str, max_length: int | None = None, *,
+    text: bool = False,
 ) -> str | None:
+    """A string field; control characters are refused (``text``: but tabs and line breaks)."""
     value = body.get(key)
     if value is None:
         return None
@@ -71,6 +89,9 @@ def _string(
         raise invalid(field, "must be a string")
     if max_length is not None and len(value) > max_length:
         raise invalid(field, f"must be at most {max_length} characters")
+    problem = control_problem(value, text=text)
+    if problem:
+        raise invalid(field, problem)
     return value
 
 
@@ -161,7 +182,7 @@ def start_record_spec(
     rule = _string(body, "segmentationRule", "segmentationRule") or None
     file_path = _string(body, "filePath", "filePath", MAX_PATH_LENGTH) or None
     info_path = _string(body, "infoPath", "infoPath", MAX_PATH_LENGTH) or None
-    metadata = _string(body, "metadata", "metadata", MAX_METADATA_LENGTH) or None
+    metadata = _string(body, "metadata", "metadata", MAX_METADATA_LENGTH, text=True) or None
 
     # 1. required parameters
     absent = [label for label, value in (("id", rid), ("stream.name", name)) if value is None]
@@ -170,6 +191,9 @@ def start_record_spec(
     # 2. interval and schedule are exclusive
     if interval > 0 and schedule is not None:
         raise ApiError(400, BOTH_SPLITS)
+    # 2b. an interval splits into files of at least a second (OME ignores the rest: we refuse)
+    if interval != 0 and interval < MIN_INTERVAL:
+        raise invalid("interval", f"must be 0 (no split) or at least {MIN_INTERVAL} milliseconds")
     # 3. schedule syntax
     if schedule is not None and not is_valid_schedule(schedule):
         raise ApiError(400, INVALID_SCHEDULE)

@@ -90,6 +90,8 @@ class AppConfig(_Strict):
     file_path: str = Field(default=DEFAULT_FILE_PATH, alias="filePath")
     info_path: str = Field(default=DEFAULT_INFO_PATH, alias="infoPath")
     variants: dict[str, VariantConfig] = Field(default_factory=dict)
+    #: At most this many tasks at once in this app (None: no limit); startRecord answers 409.
+    max_tasks: int | None = Field(default=None, ge=1, alias="maxTasks")
     #: After the file closes (issue 13): see ``model.delivery``; only the delivery process acts.
     upload: UploadConfig | None = None
     events: list[EventReceiverConfig] = Field(default_factory=list)
