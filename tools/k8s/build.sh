@@ -22,6 +22,14 @@ ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
 cache="${RECORDING_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recording-operator}"
 out="$cache/controlplane/$key"
 bins=(etcd kube-apiserver kube-controller-manager)
+# One build at a time (tests, make targets and people may start this at once): the others wait
+# for it and then find the binaries built.
+mkdir -p "$cache/controlplane"
+exec 9>"$cache/controlplane/.lock"
+if ! flock -n 9; then
+  echo "controlplane: another build is under way; waiting for it" >&2
+  flock 9
+fi
 missing=0
 for b in "${bins[@]}"; do [ -x "$out/$b" ] || missing=1; done
 if [ "$missing" -eq 0 ]; then
