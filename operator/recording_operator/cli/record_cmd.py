@@ -22,18 +22,22 @@ EXIT_USAGE = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..model.resolved import ENV_LOG_LEVEL, ENV_NAME, ENV_NAMESPACE, ENV_SPEC, ENV_STORAGE_ROOT
+    from ..recorder.main import Reporting
+    from ..recorder.session import RecorderSettings
+
     parser.add_argument(
         "--spec-file", metavar="PATH",
-        help="the resolved recording as JSON (default: the RECORDING_SPEC environment variable)",
+        help=f"the resolved recording as JSON (default: the {ENV_SPEC} environment variable)",
     )
     parser.add_argument(
         "--namespace", default=None,
-        help="namespace of the Recording to report to (default: RECORDING_NAMESPACE, else the "
+        help=f"namespace of the Recording to report to (default: {ENV_NAMESPACE}, else the "
         "spec's recording.namespace)",
     )
     parser.add_argument(
         "--name", default=None,
-        help="name of the Recording to report to (default: RECORDING_NAME, else the spec's)",
+        help=f"name of the Recording to report to (default: {ENV_NAME}, else the spec's)",
     )
     parser.add_argument(
         "--no-report", action="store_true",
@@ -42,21 +46,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig to report with")
     parser.add_argument(
         "--storage-root", default=None,
-        help="directory the file paths are relative to (default: RECORDING_STORAGE_ROOT, else "
+        help=f"directory the file paths are relative to (default: {ENV_STORAGE_ROOT}, else "
         "the spec's storageRoot, /recordings)",
     )
     parser.add_argument(
         "--source", default=None, help="read this URL instead of the spec's sourceUrl"
     )
     parser.add_argument(
-        "--retry-max", type=float, default=1.0, metavar="SECONDS",
-        help="longest wait between attempts to open an absent stream (default 1)",
+        "--retry-max", type=float, default=RecorderSettings.retry_max, metavar="SECONDS",
+        help="longest wait between attempts to open an absent stream (default %(default)s)",
     )
     parser.add_argument(
-        "--report-interval", type=float, default=5.0, metavar="SECONDS",
-        help="how often progress is reported while recording (default 5)",
+        "--report-interval", type=float, default=Reporting.interval, metavar="SECONDS",
+        help="how often progress is reported while recording (default %(default)s)",
     )
-    parser.add_argument("--log-level", default=os.environ.get("RECORDING_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", default=os.environ.get(ENV_LOG_LEVEL) or "INFO",
+                        help=f"default ${ENV_LOG_LEVEL}, else %(default)s")
 
 
 def _fail(message: str) -> int:
@@ -71,13 +76,14 @@ def run(args: argparse.Namespace) -> int:
     )
     from pydantic import ValidationError
 
-    from ..model.resolved import ResolvedRecording
+    from ..model.resolved import ENV_SPEC, RecorderEnvironment, ResolvedRecording
     from ..recorder.errors import SourceRefused
     from ..recorder.main import Reporting, job_problem
     from ..recorder.main import run as run_recorder
     from ..recorder.session import RecorderSettings
     from ..recorder.source import check_source
 
+    environment = RecorderEnvironment.read(os.environ)
     if args.spec_file:
         try:
             with open(args.spec_file, encoding="utf-8") as handle:
@@ -86,10 +92,10 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"cannot read --spec-file {args.spec_file}: {exc.strerror}")
         origin = args.spec_file
     else:
-        text = os.environ.get("RECORDING_SPEC", "")
-        origin = "RECORDING_SPEC"
+        text = environment.spec or ""
+        origin = ENV_SPEC
         if not text.strip():
-            return _fail("no recording given: set RECORDING_SPEC or pass --spec-file")
+            return _fail(f"no recording given: set {ENV_SPEC} or pass --spec-file")
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
@@ -117,13 +123,12 @@ def run(args: argparse.Namespace) -> int:
         from ..kube.target import KubeTarget
 
         reporting = Reporting(
-            namespace=args.namespace or os.environ.get("RECORDING_NAMESPACE")
-            or job.recording.namespace,
-            name=args.name or os.environ.get("RECORDING_NAME") or job.recording.name,
+            namespace=args.namespace or environment.namespace or job.recording.namespace,
+            name=args.name or environment.name or job.recording.name,
             target=KubeTarget(kubeconfig=args.kubeconfig) if args.kubeconfig else None,
             interval=args.report_interval,
-            pod_uid=os.environ.get("RECORDING_POD_UID") or None,
+            pod_uid=environment.pod_uid,
         )
-    storage_root = args.storage_root or os.environ.get("RECORDING_STORAGE_ROOT") or None
+    storage_root = args.storage_root or environment.storage_root
     settings = RecorderSettings(retry_max=max(0.1, args.retry_max))
     return run_recorder(job, reporting=reporting, settings=settings, storage_root=storage_root)

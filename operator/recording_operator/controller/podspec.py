@@ -12,7 +12,7 @@ from typing import Any
 
 from ..model.config import RecorderConfig, StorageConfig
 from ..model.naming import pod_name
-from ..model.resolved import ResolvedRecording
+from ..model.resolved import ResolvedRecording, pod_env
 from ..model.resource import (
     API_VERSION,
     KIND,
@@ -29,11 +29,6 @@ CONTAINER_NAME = "recorder"
 COMPONENT = "recorder"
 STORAGE_VOLUME = "recordings"
 TMP_VOLUME = "tmp"
-
-ENV_SPEC = "RECORDING_SPEC"
-ENV_NAMESPACE = "RECORDING_NAMESPACE"
-ENV_NAME = "RECORDING_NAME"
-ENV_POD_UID = "RECORDING_POD_UID"
 
 
 @dataclass(frozen=True)
@@ -74,11 +69,7 @@ def build_pod(
         *recorder.env,
         # Libraries that write caches under $HOME must not touch the read-only root.
         {"name": "HOME", "value": "/tmp"},
-        {"name": ENV_SPEC, "value": resolved.to_env()},
-        {"name": ENV_NAMESPACE, "value": owner.namespace},
-        {"name": ENV_NAME, "value": owner.name},
-        {"name": ENV_POD_UID,
-         "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.uid"}}},
+        *pod_env(resolved, owner.namespace, owner.name),
     ]
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,

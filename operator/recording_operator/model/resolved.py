@@ -1,12 +1,18 @@
-"""A Recording resolved against the vhost/app config: everything its recorder needs.
+"""A Recording resolved against the vhost/app config: everything its recorder needs, and the
+recorder pod's environment that carries it.
 
 The operator builds it and hands it to the recorder pod as JSON (env ``RECORDING_SPEC``), so
 the recorder never needs the config file nor rights to read anything but its own Recording.
+The environment's names and encoding are written here once: the operator writes them
+(:func:`pod_env`, in ``controller.podspec``), the recorder reads them
+(:meth:`RecorderEnvironment.read`, in ``cli.record_cmd``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,3 +64,49 @@ class ResolvedRecording(BaseModel):
     @classmethod
     def from_env(cls, text: str) -> ResolvedRecording:
         return cls.model_validate_json(text)
+
+
+#: The resolved recording, as :meth:`ResolvedRecording.to_env` writes it.
+ENV_SPEC = "RECORDING_SPEC"
+#: The Recording whose status the recorder reports to.
+ENV_NAMESPACE = "RECORDING_NAMESPACE"
+ENV_NAME = "RECORDING_NAME"
+#: The recorder pod's own uid (the downward API), stamped on every report.
+ENV_POD_UID = "RECORDING_POD_UID"
+#: Read by the recorder only (by hand, or in the embedded mode): where its storage is.
+ENV_STORAGE_ROOT = "RECORDING_STORAGE_ROOT"
+ENV_LOG_LEVEL = "RECORDING_LOG_LEVEL"
+
+
+def pod_env(resolved: ResolvedRecording, namespace: str, name: str) -> list[dict[str, Any]]:
+    """The recorder container's environment entries for this Recording."""
+    return [
+        {"name": ENV_SPEC, "value": resolved.to_env()},
+        {"name": ENV_NAMESPACE, "value": namespace},
+        {"name": ENV_NAME, "value": name},
+        {"name": ENV_POD_UID,
+         "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.uid"}}},
+    ]
+
+
+@dataclass(frozen=True)
+class RecorderEnvironment:
+    """What a recorder finds in its environment (empty values count as absent)."""
+
+    spec: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    pod_uid: str | None = None
+    storage_root: str | None = None
+    log_level: str | None = None
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str]) -> RecorderEnvironment:
+        def get(key: str) -> str | None:
+            return environ.get(key) or None
+
+        return cls(
+            spec=get(ENV_SPEC), namespace=get(ENV_NAMESPACE), name=get(ENV_NAME),
+            pod_uid=get(ENV_POD_UID), storage_root=get(ENV_STORAGE_ROOT),
+            log_level=get(ENV_LOG_LEVEL),
+        )
