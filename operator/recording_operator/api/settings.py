@@ -18,6 +18,8 @@ from ..model.config import Config, ConfigError, default_config, load_config
 
 TOKEN_ENV = "RECORDING_OPERATOR_ACCESS_TOKEN"  # noqa: S105 (a variable name)
 DEFAULT_PREFIX = "/v1"
+#: OvenMediaEngine's API port, so existing clients need only a new host.
+DEFAULT_PORT = 8081
 #: The shortest access token the API accepts outside the embedded mode: 16 bytes (128 bits when
 #: random; the chart generates 32 characters).
 MIN_TOKEN_BYTES = 16

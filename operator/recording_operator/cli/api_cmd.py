@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-DEFAULT_PORT = 8081  # OvenMediaEngine's API port, so existing clients need only a new host
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..api.settings import DEFAULT_PORT, DEFAULT_PREFIX, TOKEN_ENV
+
     parser.add_argument(
         "--host",
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)",
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8081)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="port (default %(default)s)")
     parser.add_argument(
         "--config",
         help="the vhost/app config file (YAML); default: vhost 'default' with app 'app'",
@@ -22,11 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--access-token-file",
         help="file holding the API access token (a mounted Secret); "
-        "default: $RECORDING_OPERATOR_ACCESS_TOKEN",
+        f"default: ${TOKEN_ENV}",
     )
     parser.add_argument("--kubeconfig", help="kubeconfig to reach Kubernetes (default: in-cluster)")
     parser.add_argument("--kube-url", help="Kubernetes API URL, e.g. of a local control plane")
-    parser.add_argument("--prefix", default="/v1", help="path prefix of the API (default /v1)")
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX,
+                        help="path prefix of the API (default %(default)s)")
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )

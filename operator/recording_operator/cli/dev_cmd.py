@@ -17,10 +17,12 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..api.settings import DEFAULT_PORT
     from ..local.stack import DEFAULT_TOKEN
 
     parser.add_argument("--host", default="127.0.0.1", help="the API's address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8081, help="the API's port (default 8081)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="the API's port (default %(default)s)")
     parser.add_argument("--access-token", default=DEFAULT_TOKEN,
                         help=f"the API's access token (default {DEFAULT_TOKEN!r}: local use only)")
     parser.add_argument("--data-dir", type=Path, default=Path("data"),
