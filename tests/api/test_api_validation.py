@@ -39,7 +39,7 @@ APP: AppConfig = CONFIG.vhosts["default"].apps["app"]
 
 
 def start(body: dict[str, Any]) -> dict[str, Any]:
-    return start_record_spec(body, "default", "app", APP)
+    return start_record_spec(body, "default", "app", APP).to_json()
 
 
 def refused(body: dict[str, Any]) -> str:

@@ -75,7 +75,7 @@ def test_ome_documentation_example_loads_unchanged() -> None:
 
 def test_rule_spec_is_a_startrecord_spec() -> None:
     second = load_record_map(OME_EXAMPLE)[1]
-    assert second.spec("default", "app", "stream2-a", "ABCDEFGHIJKLMNOP") == {
+    assert second.spec("default", "app", "stream2-a", "ABCDEFGHIJKLMNOP").to_json() == {
         "id": "ABCDEFGHIJKLMNOP",
         "vhost": "default",
         "app": "app",
@@ -87,7 +87,7 @@ def test_rule_spec_is_a_startrecord_spec() -> None:
                     "${EndTime:YYYYMMDDhhmmss}_${Sequence}.mp4",
         "infoPath": "/path/to/${VirtualHost}/${Application}/${Stream}/info.xml",
     }
-    assert rule().spec("v", "a", "s", "X")["segmentationRule"] == "discontinuity"
+    assert rule().spec("v", "a", "s", "X").to_json()["segmentationRule"] == "discontinuity"
 
 
 def test_disabled_records_are_skipped() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model.naming import recording_name
+from ..model.recording import RecordingSpec
 from ..model.resource import (
     ANNOTATION_CREATED_TIME,
     API_VERSION,
@@ -15,7 +16,7 @@ from ..model.resource import (
 
 
 def recording_manifest(
-    spec: dict[str, Any],
+    spec: RecordingSpec,
     namespace: str,
     created_time: str,
     *,
@@ -28,15 +29,15 @@ def recording_manifest(
     the Kubernetes API itself; the labels let kubectl users select a vhost/app's Recordings.
     A StreamMap rule's task passes its own ``name`` (one per stream and rule) and label.
     """
-    vhost, app = spec["vhost"], spec["app"]
+    vhost, app = spec.vhost, spec.app
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "metadata": {
-            "name": name or recording_name(vhost, app, spec["id"]),
+            "name": name or recording_name(vhost, app, spec.id),
             "namespace": namespace,
             "labels": {LABEL_VHOST: vhost, LABEL_APP: app, **(labels or {})},
             "annotations": {ANNOTATION_CREATED_TIME: created_time},
         },
-        "spec": spec,
+        "spec": spec.to_json(),
     }

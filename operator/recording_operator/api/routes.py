@@ -76,7 +76,7 @@ def build_router(settings: ApiSettings) -> APIRouter:
         store = _store(request)
         # 7. the id is unique per vhost/app, also against Recordings made with kubectl under
         # another name; the derived name makes the create itself refuse a racing duplicate.
-        if await store.find(namespace, vhost, app, spec["id"]):
+        if await store.find(namespace, vhost, app, spec.id):
             raise ApiError(409, DUPLICATE)
         # 8. the app's maxTasks (a soft limit: two racing creates may both pass)
         if app_cfg.max_tasks is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model.config import AppConfig, Config, NotConfigured
+from ..model.recording import RecordingSpec, StreamSpec
 from ..model.resource import SegmentationRule
 from ..model.rules import (
     FILE_EXTENSIONS,
@@ -166,7 +167,7 @@ def records_filter(body: dict[str, Any]) -> str | None:
 
 def start_record_spec(
     body: dict[str, Any], vhost: str, app: str, app_cfg: AppConfig
-) -> dict[str, Any]:
+) -> RecordingSpec:
     """The Recording spec for a startRecord body, or the first failing check's ApiError."""
     # check 4 (types) for every field before the startRecord checks 1-6
     rid = record_id(body)
@@ -216,22 +217,15 @@ def start_record_spec(
             if problem:
                 raise invalid(field, problem)
 
-    spec: dict[str, Any] = {
-        "id": rid,
-        "vhost": vhost,
-        "app": app,
-        "stream": {"name": name, "variantNames": variant_names, "trackIds": track_ids},
-        "segmentationRule": rule or SegmentationRule.DISCONTINUITY.value,
-    }
-    if interval > 0:
-        spec["interval"] = interval
-    optional = (
-        ("schedule", schedule),
-        ("filePath", file_path),
-        ("infoPath", info_path),
-        ("metadata", metadata),
+    return RecordingSpec(
+        id=rid,
+        vhost=vhost,
+        app=app,
+        stream=StreamSpec(name=name, variant_names=variant_names, track_ids=track_ids),
+        segmentation_rule=SegmentationRule(rule or SegmentationRule.DISCONTINUITY),
+        interval=interval if interval > 0 else None,
+        schedule=schedule,
+        file_path=file_path,
+        info_path=info_path,
+        metadata=metadata,
     )
-    for key, value in optional:
-        if value is not None:
-            spec[key] = value
-    return spec

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .recording import RecordingSpec, StreamSpec
 from .resource import SegmentationRule
 from .rules import FILE_EXTENSIONS, INFO_EXTENSIONS, is_valid_schedule, path_problem
 
@@ -109,26 +110,20 @@ class StreamMapRule(BaseModel):
         content = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
         return hashlib.sha256(content.encode()).hexdigest()[:12]
 
-    def spec(self, vhost: str, app: str, stream: str, record_id: str) -> dict[str, Any]:
+    def spec(self, vhost: str, app: str, stream: str, record_id: str) -> RecordingSpec:
         """The Recording spec of this rule's task for ``stream`` (the startRecord shape)."""
-        spec: dict[str, Any] = {
-            "id": record_id,
-            "vhost": vhost,
-            "app": app,
-            "stream": {"name": stream, "variantNames": list(self.variant_names), "trackIds": []},
-            "segmentationRule": (self.segmentation_rule or SegmentationRule.DISCONTINUITY).value,
-        }
-        if self.interval:
-            spec["interval"] = self.interval
-        for key, value in (
-            ("schedule", self.schedule),
-            ("filePath", self.file_path),
-            ("infoPath", self.info_path),
-            ("metadata", self.metadata),
-        ):
-            if value:
-                spec[key] = value
-        return spec
+        return RecordingSpec(
+            id=record_id,
+            vhost=vhost,
+            app=app,
+            stream=StreamSpec(name=stream, variant_names=list(self.variant_names)),
+            segmentation_rule=self.segmentation_rule or SegmentationRule.DISCONTINUITY,
+            interval=self.interval or None,
+            schedule=self.schedule or None,
+            file_path=self.file_path or None,
+            info_path=self.info_path or None,
+            metadata=self.metadata or None,
+        )
 
 
 def _text(element: ET.Element) -> str:
