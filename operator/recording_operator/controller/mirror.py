@@ -34,7 +34,8 @@ def worth_handling(
     if type == "DELETED":
         return True
     state = (body.get("status") or {}).get("state")
-    return memo.census.state_of(uid) != (state or "none") or st.mirror_target(body) is not None
+    return (memo.census.state_of(uid) != (state or "none") or st.mirror_target(body) is not None
+            or st.storage_conditions(body) is not None)
 
 
 @instrumented("mirror")
@@ -56,15 +57,19 @@ async def on_recording_event(
     status = st.of(body)
     ctx.census.observe(uid, status.state)
     target = st.mirror_target(body)
-    if target is None or status.recorder is None:
+    conditions = st.storage_conditions(body)  # a full storage shows as a condition
+    if (target is None and conditions is None) or status.recorder is None:
         return
     message = status.recorder.message
+    extra: dict[str, Any] = {} if conditions is None else {"conditions": conditions}
     try:
         await ctx.recordings.patch_status(
-            namespace, name, st.patch(body, state=target, message=message),
+            namespace, name, st.patch(body, state=target, message=message, **extra),
             resource_version=meta["resourceVersion"],
         )
     except Conflict:
+        return
+    if target is None:
         return
     events.state_changed(body, target, message or f"{target}, as the recorder reports")
     logger.info("state %s (from the recorder)", target)

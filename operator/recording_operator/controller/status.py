@@ -144,3 +144,36 @@ def mirror_target(body: Mapping[str, Any]) -> State | None:
         return None
     target = status.recorder.state
     return None if target == status.state else target
+
+
+#: The condition a full storage shows. ``StorageFull`` is also the word the recorder reports in
+#: ``recorder.reason`` while it waits for space (``recorder/space.py``).
+STORAGE = "StorageAvailable"
+STORAGE_FULL = "StorageFull"
+
+
+def storage_conditions(body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """All conditions, with ``StorageAvailable`` as the recorder's report says; None when
+    nothing needs writing. The condition appears when the storage first fills up (False, with
+    the recorder's message) and turns True once the recorder has room again."""
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    status = of(body)
+    if status.recorder is None:
+        return None
+    full = status.recorder.reason == STORAGE_FULL
+    current = next((c for c in status.conditions if c.type == STORAGE), None)
+    if current is None and not full:
+        return None
+    value = "False" if full else "True"
+    message = (status.recorder.message or "the storage is full") if full else "the storage has room"
+    if current is not None and (current.status, current.message) == (value, message):
+        return None
+    transition = format_time(now())
+    if current is not None and current.status == value and current.last_transition_time:
+        transition = current.last_transition_time
+    condition = Condition(
+        type=STORAGE, status=value, reason=STORAGE_FULL if full else "StorageHasRoom",
+        message=message, last_transition_time=transition,
+    )
+    return [*(c.to_json() for c in status.conditions if c.type != STORAGE), condition.to_json()]
