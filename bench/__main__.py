@@ -30,6 +30,7 @@ BENCHMARKS = (
     ("stream_latency", "Reservation and stop latency"),
     ("recorder_cost", "Recorder cost"),
     ("growth", "How cost grows"),
+    ("delivery", "Delivery to S3 and signed events"),
 )
 DOC = ROOT / "docs" / "benchmarks.md"
 

@@ -21,6 +21,8 @@ EXPECTED = (
     "reservation: publish → first byte on disk", "stop: stopRecord → file finished, task gone",
     "reservation, recorder alone, --retry-max 1",
     "recorder CPU / recorded minute, x ffmpeg's", "recorder peak RSS",
+    "upload throughput, x a plain bulk PUT of the same files", "delivery CPU per GB uploaded",
+    "file finished → event received p99", "delivery peak RSS, queued files drained",
     "records p99 at 20 tasks", "operator RSS at 20 Recordings", "operator RSS per task at 20",
 )
 

@@ -60,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also send every app's events here, signed with the secret in "
                         f"${ENV_EXTRA_SECRET} (e.g. a recordings catalogue)")
     timing = parser.add_argument_group("timing")
-    timing.add_argument("--poll-interval", type=_seconds, default=1.0, metavar="SECONDS",
-                        help="how often the info XML files are looked at (default 1)")
+    timing.add_argument("--poll-interval", type=_seconds, default=0.5, metavar="SECONDS",
+                        help="how often the info XML files are looked at (default 0.5)")
     timing.add_argument("--upload-max-delay", type=_seconds, default=30.0, metavar="SECONDS",
                         help="longest wait between upload attempts; doubles from 1 s (default 30)")
     timing.add_argument("--event-retry-for", type=_seconds, default=24 * 3600.0,

@@ -61,7 +61,9 @@ class Receiver:
 @dataclass
 class DeliverySettings:
     state_dir: Path
-    poll_interval: float = 1.0
+    #: How often the info XML files are looked at: half of it is the mean delay from a file
+    #: finishing to its upload starting and its event going out.
+    poll_interval: float = 0.5
     upload_first_delay: float = 1.0
     upload_max_delay: float = 30.0
     event_retry_for: float = 24 * 3600.0
@@ -113,6 +115,11 @@ class DeliveryService:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._finish_interrupted_deletes()
+        for target in self.targets.values():
+            if target.config.upload:  # make the client now (its S3 model loads in ~1 s)
+                with contextlib.suppress(StoreError):
+                    await self._store(target)
+        log.info("ready: delivering for %s", ", ".join(sorted(self.targets)) or "no app")
         loops = [self._every(self.settings.poll_interval, self.scan_once),
                  self._event_loop(),
                  self._every(self.settings.retention_interval, self.retention_once)]
