@@ -34,6 +34,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not publish the demo test pattern")
     parser.add_argument("--rtmp-port", type=int, default=1935,
                         help="the local RTMP server's port (default 1935)")
+    parser.add_argument("--s3", action="store_true",
+                        help="also start a local S3 store (versitygw) and upload every app's "
+                        "finished files to it (deleting the local copies once confirmed)")
+    parser.add_argument("--event-receiver", metavar="URL",
+                        help="send every app's signed events here too, with the secret in "
+                        "$RECORDING_OPERATOR_EXTRA_RECEIVER_SECRET")
+
+
+def _event_receiver(url: str | None) -> tuple[str, str] | None:
+    import os
+
+    if url is None:
+        return None
+    secret = os.environ.get("RECORDING_OPERATOR_EXTRA_RECEIVER_SECRET", "")
+    if not secret:
+        raise SystemExit("recording-operator dev: --event-receiver needs the receiver's secret "
+                         "in $RECORDING_OPERATOR_EXTRA_RECEIVER_SECRET")
+    return url, secret
 
 
 def _curl(url: str, token: str, action: str, body: str) -> str:
@@ -45,12 +63,14 @@ def run(args: argparse.Namespace) -> int:
     from ..local.controlplane import ControlPlaneError
     from ..local.mediaserver import MediaServerError
     from ..local.prerequisites import MissingPrerequisite
+    from ..local.s3server import S3ServerError
     from ..local.stack import DEFAULT_TOKEN, EmbeddedStack, StackError, StackOptions
     from ..model.config import ConfigError
 
     options = StackOptions(host=args.host, port=args.port, access_token=args.access_token,
                            data_dir=args.data_dir, config=args.config, demo=not args.no_demo,
-                           rtmp_port=args.rtmp_port)
+                           rtmp_port=args.rtmp_port, s3=args.s3,
+                           event_receiver=_event_receiver(args.event_receiver))
     stack = EmbeddedStack(options)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stack.start()
     except (MissingPrerequisite, ControlPlaneError, MediaServerError, StackError,
-            ConfigError) as exc:
+            ConfigError, S3ServerError) as exc:
         print(f"recording-operator dev: {exc}", file=sys.stderr)
         return 1
     try:
@@ -72,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  publish your own stream: rtmp://127.0.0.1:{args.rtmp_port}/app/<stream>")
         print(f"  kubectl: export KUBECONFIG={stack.kubeconfig}; kubectl get rec -A")
         print(f"  logs: {stack.logs_dir}")
+        if stack.s3 is not None:
+            print(f"  S3 store: {stack.s3.endpoint} (access key {stack.s3.access_key}, secret "
+                  f"{stack.s3.secret_key}); finished files go to s3://recordings/<vhost>/<app>/, "
+                  f"kept as plain files under {stack.s3.data_dir / 'recordings'}")
         print()
         print("Start recording the demo stream, a new file every 10 s:")
         print(_curl(url, token, "startRecord",

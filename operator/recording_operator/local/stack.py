@@ -31,6 +31,13 @@ from ..model.config import Config, default_config, load_config
 from ..model.resource import STORAGE_ROOT
 from . import reaper
 from .controlplane import ControlPlane, ControlPlaneError
+from .delivery import (
+    S3_BUCKET,
+    delivery_command,
+    delivery_rules,
+    needs_delivery,
+    upload_to_local_store,
+)
 from .kubelet.settings import KubeletSettings
 from .kubelet.thread import KubeletThread
 from .leftovers import (
@@ -47,6 +54,7 @@ from .leftovers import (
 from .mediaserver import MediaServer
 from .prerequisites import check
 from .publisher import Publisher
+from .s3server import S3Server
 from .supervisor import ProcessUnit, Supervisor
 from .units import ControlPlaneUnit, KubeletUnit, MediaUnit, PublisherUnit
 
@@ -84,6 +92,10 @@ class StackOptions:
     #: Extra flags for `recording-operator run` (tests shorten its waits).
     operator_args: list[str] = field(default_factory=list)
     log_level: str = "info"
+    #: Start a local S3 store and upload every app's files to it (``dev --s3``).
+    s3: bool = False
+    #: (URL, secret): one more receiver of every app's signed events (e.g. a catalogue).
+    event_receiver: tuple[str, str] | None = None
     #: Apps whose publishes nginx-rtmp reports to the API (on_publish), which wakes their
     #: waiting tasks and starts their StreamMap rules; None: every app. The others rely on
     #: polling alone (the benchmark compares the two).
@@ -138,6 +150,7 @@ class EmbeddedStack:
         self.mark = mark(self.data_dir)
         self._media: MediaUnit | None = None
         self._kubelet: KubeletUnit | None = None
+        self.s3: S3Server | None = None
         #: Processes of our own (operator, API, ...), in start order; stopped in reverse.
         self._processes: dict[str, ProcessUnit] = {}
         self._reaper: subprocess.Popen[bytes] | None = None
@@ -205,6 +218,9 @@ class EmbeddedStack:
         self.kubeconfig.chmod(0o600)
 
         _step(f"starting the RTMP server on rtmp://127.0.0.1:{opts.rtmp_port}")
+        if opts.s3:
+            _step("starting the local S3 store (versitygw)")
+            self.s3 = S3Server.launch(self.data_dir / "s3", buckets=(S3_BUCKET,))
         self.config = config = self._config()
         apps = sorted({app for vhost in config.vhosts.values() for app in vhost.apps})
         self._media = media = MediaUnit(lambda: MediaServer.start(
@@ -257,6 +273,13 @@ class EmbeddedStack:
             f"--log-level={'warning' if opts.log_level == 'info' else opts.log_level}"],
             {"RECORDING_OPERATOR_ACCESS_TOKEN": opts.access_token})
         self._wait_api()
+        if needs_delivery(config, opts.event_receiver):
+            _step("starting delivery (uploads, signed events, retention)")
+            delivery_kc = self._account("delivery", delivery_rules(rules["delivery"], config),
+                                        namespaces)
+            self._run("delivery", *delivery_command(
+                command, config_path, delivery_kc, self.data_dir, self.recordings_dir,
+                opts.event_receiver, self.s3), grace=15)
 
         if opts.demo:
             _step(f"publishing the demo stream to rtmp://127.0.0.1:{opts.rtmp_port}/"
@@ -356,6 +379,8 @@ class EmbeddedStack:
                     target.mkdir(parents=True, exist_ok=True)
                     app.setdefault("storage", {})["volume"] = {
                         "hostPath": {"path": str(target), "type": "DirectoryOrCreate"}}
+        if self.s3 is not None:
+            upload_to_local_store(data, self.s3)
         from ..model.config import parse_config
 
         return parse_config(data, "embedded config")
@@ -420,6 +445,9 @@ class EmbeddedStack:
         if self.controlplane is not None:
             self.controlplane.stop()
             self.controlplane = None
+        if self.s3 is not None:
+            self.s3.stop()
+            self.s3 = None
         self.supervisor.close()
         if self._log_handler is not None:
             logging.getLogger(KUBELET_LOGGER).removeHandler(self._log_handler)
