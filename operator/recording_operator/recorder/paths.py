@@ -25,6 +25,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
@@ -293,6 +294,17 @@ def storage_error(exc: OSError, where: Path | str) -> StorageError:
     waits out instead of failing."""
     kind = StorageFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else StorageError
     return kind(describe_os_error(exc, where))
+
+
+def left_file(path: Path) -> os.stat_result | None:
+    """The ``lstat`` of a file a killed recorder may have left at ``path``, or None when there is
+    none or it is not a regular file: a symlink planted at a temporary name is not ours to finish
+    (finishing it would publish whatever it points to)."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    return found if stat.S_ISREG(found.st_mode) else None
 
 
 def describe_os_error(exc: OSError, where: Path | str) -> str:

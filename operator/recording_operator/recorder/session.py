@@ -35,7 +35,7 @@ from . import infofile, wakeup
 from .bitstream import AdtsToAsc, needs_adts_to_asc
 from .errors import NoTracks, SourceRefused, SourceUnavailable, StorageError, StorageFull
 from .interleave import Interleaver, Sample
-from .paths import MacroValues, StorageRoot, TaskPaths, expand, temp_name
+from .paths import MacroValues, StorageRoot, TaskPaths, expand, left_file, temp_name
 from .progress import Progress
 from .resume import Orphan, Resume
 from .source import Source, SourceOptions, check_url, open_source
@@ -408,7 +408,10 @@ class Recorder:
                 continue
             relative = posixpath.join(directory, name)
             path = self.root.resolve(relative)
-            end = datetime.fromtimestamp(path.stat().st_mtime, tz=self.zone)
+            left = left_file(path)
+            if left is None:
+                continue
+            end = datetime.fromtimestamp(left.st_mtime, tz=self.zone)
             start = end - timedelta(microseconds=media_duration_us(path))
             self._recover(Orphan(relative_path=relative, sequence=int(number), start=start))
             self.next_sequence = max(self.next_sequence, int(number) + 1)
@@ -420,8 +423,10 @@ class Recorder:
             return  # the status caught the moment between two files: nothing was left open
         try:
             temp = self.root.resolve(orphan.relative_path)
-            stat = temp.stat()
-        except (StorageError, OSError):
+        except StorageError:
+            return
+        stat = left_file(temp)
+        if stat is None:
             return
         end = datetime.fromtimestamp(stat.st_mtime, tz=self.zone)
         time_ms = max(0, int((end - orphan.start).total_seconds() * 1000))
