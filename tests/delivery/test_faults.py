@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -173,5 +174,63 @@ def test_retention_removes_the_oldest_local_files_and_says_so(
         assert [(root / e.file_path).exists() for e in entries] == [False, False, True, True]
         assert open_file.exists(), "the file being written is never a candidate"
         assert (root / "old_default_app_stream.xml").read_text().count("<file>") == 4
+    finally:
+        delivery.stop()
+
+
+@pytest.fixture
+def small_volume(tmp_path: Path) -> Iterator[Path]:
+    """A real 24 MiB filesystem (tmpfs), so that it can really be filled."""
+    mount = tmp_path / "volume"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(volume: Path) -> Path:
+    """Writes until the volume refuses (as a recorder's open file would)."""
+    filler = volume / "tx_0.recording.ts"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_volume_still_delivers_and_frees_space(
+        s3: S3Server, bucket: str, small_volume: Path, tmp_path: Path) -> None:
+    root = small_volume / "recordings"
+    root.mkdir()
+    target = app_target(root, upload={"url": f"s3://{bucket}", "endpoint": s3.endpoint})
+    counter = metrics.UPLOAD_FAILURES.labels("default/app", "StoreUnreachable")
+    before = counter._value.get()
+    # The journal on the volume itself, as in the chart (STORAGE_ROOT/.delivery).
+    delivery = DeliveryThread([target], fast_settings(root / ".delivery")).start()
+    s3.stop()
+    try:
+        entries = [finish_file(root, "full", seq, size=2 * 1024 * 1024) for seq in (1, 2, 3)]
+        wait_for(lambda: counter._value.get() > before, 20, "a refused attempt (files queued)")
+        _fill(small_volume)
+        assert os.statvfs(small_volume).f_bavail * os.statvfs(small_volume).f_frsize < 65536
+    finally:
+        s3.start()
+    try:
+        wait_for(lambda: {e.file_path for e in entries} <= set(_objects(s3, bucket)), 30,
+                 "every file in the store although the volume is full")
+        wait_for(lambda: not any((root / e.file_path).exists() for e in entries), 20,
+                 "the local copies removed: the volume has room again")
+        for e in entries:
+            assert len(_get(s3, bucket, e.file_path)["bytes"]) == 2 * 1024 * 1024
+        stat = os.statvfs(small_volume)
+        assert stat.f_bavail * stat.f_frsize >= 4 * 1024 * 1024
     finally:
         delivery.stop()

@@ -10,7 +10,10 @@ finding the same file again after a crash adds nothing.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -120,6 +123,18 @@ def _file(row: sqlite3.Row) -> FileRow:
         etag=row["etag"], checksum=row["checksum"], local_removed=bool(row["local_removed"]))
 
 
+#: Space kept aside next to the journal, given back when the volume is full so that the
+#: journal can still record the uploads (and local deletes) that free the volume.
+RESERVE_BYTES = 4 * 1024 * 1024
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLite's (or the OS's) "the volume is full"."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "full" in str(exc).lower()
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 class Journal:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
@@ -135,6 +150,33 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self.reserve = path.with_name(path.name + ".reserve")
+        self.keep_reserve()
+
+    def keep_reserve(self) -> None:
+        """(Re)makes the reserve when the volume has room for it several times over (taking it
+        back from a volume that is nearly full would fill it again); a no-op when it exists."""
+        if self.reserve.exists():
+            return
+        try:
+            stat = os.statvfs(self.reserve.parent)
+            if stat.f_bavail * stat.f_frsize < 4 * RESERVE_BYTES:
+                return
+            with open(self.reserve, "wb") as out:
+                out.write(b"\0" * RESERVE_BYTES)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                self.reserve.unlink()
+
+    def release_reserve(self) -> bool:
+        """Gives the reserve back to a full volume; True if there was one."""
+        try:
+            self.reserve.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def close(self) -> None:
         self._db.close()

@@ -30,7 +30,16 @@ from ..recorder.paths import StorageRoot
 from . import events as ev
 from . import metrics
 from .backoff import delay
-from .journal import LOCAL, LOST, PENDING, UPLOADED, FileRow, Journal, OutboxRow
+from .journal import (
+    LOCAL,
+    LOST,
+    PENDING,
+    UPLOADED,
+    FileRow,
+    Journal,
+    OutboxRow,
+    is_disk_full,
+)
 from .objectstore import DEFAULT_PART_SIZE, Credentials, ObjectStore, StoreError
 from .recordings import Recordings
 from .retention import choose
@@ -150,16 +159,26 @@ class DeliveryService:
         self._stores.clear()
         self.journal.close()
 
-    @staticmethod
-    async def _every(interval: float, step: Any) -> None:
+    async def _every(self, interval: float, step: Any) -> None:
         while True:
             try:
                 await step()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("delivery step %s failed; trying again", step.__name__)
+            except Exception as exc:
+                if not self._volume_full(exc):
+                    log.exception("delivery step %s failed; trying again", step.__name__)
             await asyncio.sleep(interval)
+
+    def _volume_full(self, exc: BaseException) -> bool:
+        """On a full volume, gives the journal's reserve back so that the next try can record
+        the uploads and deletes that free it; True when that was the failure."""
+        if not is_disk_full(exc):
+            return False
+        released = self.journal.release_reserve()
+        log.error("the recordings volume is full (%s)%s", exc,
+                  "; released the journal's reserve to keep delivering" if released else "")
+        return True
 
     # -- finding finished files -------------------------------------------------------------
 
@@ -280,9 +299,12 @@ class DeliveryService:
                 wait = await self.upload_once(target)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("uploading for %s failed; trying again", target.name)
-                wait = self.settings.upload_max_delay
+            except Exception as exc:
+                if self._volume_full(exc):
+                    wait = self.settings.upload_first_delay
+                else:
+                    log.exception("uploading for %s failed; trying again", target.name)
+                    wait = self.settings.upload_max_delay
             if wait is None:
                 continue
             wake.clear()
@@ -376,8 +398,9 @@ class DeliveryService:
                 next_at = await self.sender.send_due()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("sending events failed; trying again")
+            except Exception as exc:
+                if not self._volume_full(exc):
+                    log.exception("sending events failed; trying again")
                 next_at = time.time() + self.settings.event_first_delay
             wait = self.settings.poll_interval if next_at is None else max(
                 0.0, next_at - time.time())
@@ -431,6 +454,7 @@ class DeliveryService:
                 metrics.RETENTION_DELETED.labels(target.name).inc()
                 log.info("retention removed %s (%s)", row.rel, decision.why)
                 self._announce(target, row.entry, events)
+        self.journal.keep_reserve()
         metrics.RETENTION_SWEEPS.inc()
 
     # -- Kubernetes -------------------------------------------------------------------------

@@ -34,6 +34,7 @@ class Interleaver:
         #: (dts, arrival order, sample): tuples compare in C, the order breaks ties stably.
         self._heap: list[tuple[int, int, Sample]] = []
         self._seen: list[int | None] = [None] * slots
+        self._unseen = slots
         #: The smallest "latest DTS" over all tracks, once every track has been seen.
         self._floor: int | None = None
         self._newest = 0
@@ -43,22 +44,38 @@ class Interleaver:
     def __len__(self) -> int:
         return len(self._heap)
 
-    def push(self, sample: Sample) -> list[Sample]:
-        """Adds a sample; returns the samples that are now safe to write, in DTS order."""
-        dts = sample.dts
+    def admit(self, slot: int, dts: int) -> bool:
+        """Notes a packet's arrival; True when it may be written at once, before anything held
+        (nothing is held and every track has reached its DTS: the common case for an
+        interleaved source). Otherwise the caller passes it to :meth:`hold`.
+
+        Split from :meth:`push` so that the common case allocates nothing: the floor moves only
+        when the slowest track advances, so ``min`` runs about once per packet of that track.
+        """
         seen = self._seen
-        previous = seen[sample.slot]
+        previous = seen[slot]
         if previous is None or dts > previous:
-            seen[sample.slot] = dts
-            self._floor = None if None in seen else min(seen)  # type: ignore[type-var]
+            seen[slot] = dts
+            floor = self._floor
+            if floor is None:
+                if previous is None:
+                    self._unseen -= 1
+                if not self._unseen:
+                    self._floor = min(seen)  # type: ignore[type-var]
+            elif previous == floor:
+                self._floor = min(seen)  # type: ignore[type-var]
         if dts > self._newest:
             self._newest = dts
         floor = self._floor
-        heap = self._heap
-        if not heap and floor is not None and dts <= floor:
-            return [sample]  # in order already: the common case for an interleaved source
+        return not self._heap and floor is not None and dts <= floor
+
+    def hold(self, sample: Sample) -> list[Sample]:
+        """Holds a sample :meth:`admit` did not let through; returns the samples that are now
+        safe to write, in DTS order."""
         self._order += 1
-        heapq.heappush(heap, (dts, self._order, sample))
+        heap = self._heap
+        heapq.heappush(heap, (sample.dts, self._order, sample))
+        floor = self._floor
         oldest_allowed = self._newest - self._max_wait
         ready: list[Sample] = []
         while heap:
@@ -67,6 +84,12 @@ class Interleaver:
                 break
             ready.append(heapq.heappop(heap)[2])
         return ready
+
+    def push(self, sample: Sample) -> list[Sample]:
+        """Adds a sample; returns the samples that are now safe to write, in DTS order."""
+        if self.admit(sample.slot, sample.dts):
+            return [sample]
+        return self.hold(sample)
 
     def drain(self) -> list[Sample]:
         """Everything still held, in DTS order (the stream ended or the recorder stops)."""

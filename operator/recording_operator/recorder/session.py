@@ -19,6 +19,7 @@ import collections
 import logging
 import os
 import posixpath
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from .interleave import Interleaver, Sample
 from .paths import MacroValues, StorageRoot, TaskPaths, expand, left_file, temp_name
 from .progress import Progress
 from .resume import Orphan, Resume
-from .source import Source, SourceOptions, check_url, open_source
+from .source import Source, SourceOptions, check_url, open_source, redact
 from .space import SpaceWait
 from .splitter import SplitPolicy, make_policy
 from .timeline import Timeline
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 EXIT_STOPPED = 0
 EXIT_FAILED = 1
+
+_NO_FILE = sys.maxsize
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,12 @@ class Recorder:
         self._note: str | None = None
         #: Hot-path shortcuts, set per session and per file.
         self._default_slot = 0
-        self._file_start = 0
+        #: The open file's first DTS; _NO_FILE when none is open (one comparison on the
+        #: per-packet path answers both "is a file open" and "is this packet late for it").
+        self._file_start = _NO_FILE
         self._write: Callable[[Sample], None] = lambda sample: None
+        self._write_packet: Callable[[Any, int, int, int, int], None] = (
+            lambda packet, slot, at, pts, duration: None)
 
     # --- the outer loop ---------------------------------------------------------------------
 
@@ -170,6 +177,8 @@ class Recorder:
         delay = self.settings.retry_initial
         attempts = 0
         while not self.stop.is_set():
+            if not attempts:
+                log.info("opening the stream %s", redact(self.job.source_url))
             try:
                 source = open_source(self.job.source_url, self.settings.source)
             except SourceUnavailable as exc:
@@ -221,7 +230,8 @@ class Recorder:
         early: collections.deque[tuple[int, Any, int, int | None, bool]] = collections.deque(
             maxlen=512)
 
-        emit, push, map_time = self._emit, interleaver.push, timeline.map
+        emit, admit, hold, map_time = self._emit, interleaver.admit, interleaver.hold, timeline.map
+        recorder = self
 
         def ingest(slot: int, pkt: Any, dts: int, pts: int | None, key: bool) -> None:
             # Source ticks → microseconds, rounded (inlined: this runs for every packet).
@@ -232,8 +242,17 @@ class Recorder:
             offset = map_time(slot, dts_us, dur_us)
             if offset is None:
                 return
-            pts_us = (pts * num * 2 + den) // (2 * den) if pts is not None else dts_us
-            for ready in push(Sample(dts_us + offset, slot, pts_us + offset, dur_us, key, pkt)):
+            at = dts_us + offset
+            pts_us = ((pts * num * 2 + den) // (2 * den) if pts is not None else dts_us) + offset
+            if admit(slot, at):
+                # In order and nothing held (the common case): straight into the open file,
+                # without a Sample, unless this keyframe may start a file (then _emit decides).
+                if at >= recorder._file_start and not (key and slot == default):
+                    recorder._write_packet(pkt, slot, at, pts_us, dur_us)
+                else:
+                    emit(Sample(at, slot, pts_us, dur_us, key, pkt))
+                return
+            for ready in hold(Sample(at, slot, pts_us, dur_us, key, pkt)):
                 emit(ready)
 
         dropped = True
@@ -321,6 +340,7 @@ class Recorder:
         self._file = _OpenFile(writer=writer, values=values, temp=temp, start=start)
         self._file_start = sample.dts
         self._write = writer.write
+        self._write_packet = writer.write_packet
         self.policy.begin(sample.dts, start)
         info_rel = paths.relative(paths.info)
         log.info("file %d started: %s", sequence, temp_rel)
@@ -332,6 +352,7 @@ class Recorder:
             return
         stats = current.writer.close()
         self._file = None  # only now: a full storage leaves it to _wait_for_space
+        self._file_start = _NO_FILE
         end = self.clock()
         self._publish(current.values.finished(end), current.temp, stats.size,
                       stats.duration_us // 1000, last=last)
@@ -386,6 +407,7 @@ class Recorder:
     def _abort_file(self) -> None:
         current = self._file
         self._file = None
+        self._file_start = _NO_FILE
         if current is not None:
             current.writer.abort()
 

@@ -14,8 +14,6 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
 from ..model.rules import is_valid_schedule
 
 
@@ -64,6 +62,8 @@ class ScheduleSplit:
         self._next: datetime | None = None
 
     def _fire_after(self, wall: datetime) -> datetime:
+        from croniter import croniter  # only a scheduled recording needs it (start-up)
+
         it = croniter(self._expression, wall.astimezone(self._zone))
         fire: datetime = it.get_next(datetime)
         return fire

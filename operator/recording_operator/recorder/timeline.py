@@ -41,11 +41,6 @@ class Timeline:
         self.splices = 0
 
     @property
-    def end_us(self) -> int:
-        """The output time right after the latest mapped packet: where the next session starts."""
-        return self._end
-
-    @property
     def anchored(self) -> bool:
         return self._session is not None
 

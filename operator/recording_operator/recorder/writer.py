@@ -82,14 +82,27 @@ def _storage_error(exc: BaseException, path: Path) -> StorageError | None:
     return None
 
 
+class _Rational:
+    """A time base PyAV can read quickly. PyAV takes any object with ``numerator`` and
+    ``denominator`` (it reads just those two); a Fraction's are Python properties, and setting a
+    packet's time base from one cost 1.2 µs per packet against 0.27 µs from this (measured)."""
+
+    __slots__ = ("denominator", "numerator")
+
+    def __init__(self, numerator: int, denominator: int) -> None:
+        self.numerator = numerator
+        self.denominator = denominator
+
+
 class _Out:
     """Per output stream: the PyAV stream, its time base as integers, the last DTS written."""
 
-    __slots__ = ("den", "den2", "last_dts", "num", "num2", "stream", "tb")
+    __slots__ = ("den", "den2", "last_dts", "num", "num2", "rational", "stream", "tb")
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
         self.tb: Fraction = stream.time_base
+        self.rational = _Rational(self.tb.numerator, self.tb.denominator)
         self.num = self.tb.numerator * 1_000_000
         self.den = self.tb.denominator
         self.num2 = self.num * 2
@@ -143,10 +156,6 @@ class FileWriter:
         self._outs = [_Out(s) for s in self._container.streams]
 
     @property
-    def start_us(self) -> int | None:
-        return self._start
-
-    @property
     def duration_us(self) -> int:
         return 0 if self._start is None else self._end - self._start
 
@@ -157,19 +166,23 @@ class FileWriter:
             return 0
 
     def write(self, sample: Sample) -> None:
-        sample_dts = sample.dts
-        duration = sample.duration
+        self.write_packet(sample.packet, sample.slot, sample.dts, sample.pts, sample.duration)
+
+    def write_packet(self, packet: Any, slot: int, at_us: int, pts_us: int, duration: int
+                     ) -> None:
+        """Writes one packet stamped on the output clock (µs): the per-packet path, which takes
+        plain values so that a packet going straight through needs no Sample."""
         if self._start is None:
-            self._start = sample_dts
-        end = sample_dts + duration
+            self._start = at_us
+        end = at_us + duration
         if end > self._end:
             self._end = end
-        out = self._outs[sample.slot]
+        out = self._outs[slot]
         # Microseconds → output ticks, rounded (Out.ticks, inlined: this runs per packet).
         num2, den2, num = out.num2, out.den2, out.num
         origin = self._origin
-        dts = ((sample_dts - origin) * den2 + num) // num2
-        pts = ((sample.pts - origin) * den2 + num) // num2
+        dts = ((at_us - origin) * den2 + num) // num2
+        pts = ((pts_us - origin) * den2 + num) // num2
         last = out.last_dts
         if last is not None and dts <= last:
             dts = last + 1
@@ -177,11 +190,10 @@ class FileWriter:
         if pts < dts:
             pts = dts
         out.last_dts = dts
-        packet = sample.packet
         packet.dts = dts
         packet.pts = pts
         packet.duration = (duration * den2 + num) // num2 if duration > 0 else 0
-        packet.time_base = out.tb
+        packet.time_base = out.rational
         packet.stream = out.stream
         try:
             self._container.mux_one(packet)
