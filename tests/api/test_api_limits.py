@@ -43,3 +43,26 @@ def test_max_tasks_refuses_the_task_beyond_the_limit(
         assert api.call("stopRecord", {"id": "a"}).status_code == 200
         wait_for(lambda: len(api.records()) == 1, 10, "the stopped task to go")
         assert api.call("startRecord", {"id": "c", "stream": {"name": "s"}}).status_code == 200
+
+
+QUOTA = "count/recordings.recording-operator.dev"
+
+
+def test_a_namespace_quota_is_answered_like_max_tasks(api: Api, controlplane: ControlPlane) -> None:
+    quotas = f"/api/v1/namespaces/{api.namespace}/resourcequotas"
+    controlplane.request("POST", quotas, {
+        "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "recordings"},
+        "spec": {"hard": {QUOTA: "1"}},
+    })
+    # No quota controller runs in the test control plane: write the status it would compute
+    # (the API server's quota admission then counts on from it, as in a cluster).
+    controlplane.request("PATCH", f"{quotas}/recordings/status",
+                         {"status": {"hard": {QUOTA: "1"}, "used": {QUOTA: "0"}}},
+                         content_type="application/merge-patch+json")
+    api.start("a")
+    refused = api.call("startRecord", {"id": "b", "stream": {"name": "s"}})
+    assert refused.status_code == 409, refused.text
+    message = refused.json()["message"]
+    assert message.startswith("[HTTP] The namespace's quota allows no more tasks: ")
+    assert "exceeded quota: recordings" in message
+    assert [r["spec"]["id"] for r in api.recordings()] == ["a"]

@@ -21,7 +21,7 @@ from .body import parse_object, read_body
 from .errors import ApiError, ok_body
 from .manifest import recording_manifest
 from .settings import ApiSettings
-from .store import AlreadyExists, Recording, RecordingStore, Rejected
+from .store import AlreadyExists, QuotaExceeded, Recording, RecordingStore, Rejected
 from .validation import (
     DUPLICATE,
     app_config,
@@ -89,6 +89,8 @@ def build_router(settings: ApiSettings) -> APIRouter:
             raise ApiError(409, DUPLICATE) from None
         except Rejected as exc:
             raise ApiError(400, f"Invalid request: {exc}") from None
+        except QuotaExceeded as exc:  # a ResourceQuota: the same answer as maxTasks
+            raise ApiError(409, f"The namespace's quota allows no more tasks: {exc}") from None
         task = task_view(created)
         return JSONResponse(ok_body([task] if legacy else task))
 

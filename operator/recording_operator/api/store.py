@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from ..kube.connection import connect
-from ..kube.errors import Conflict, Expired, Invalid, KubeError, TimedOut
+from ..kube.errors import Conflict, Expired, Forbidden, Invalid, KubeError, TimedOut
 from ..kube.recordings import Recordings
 from ..kube.target import KubeTarget
 
@@ -47,6 +47,10 @@ class AlreadyExists(Exception):
 
 class Rejected(Exception):
     """The Kubernetes API refused the Recording as invalid (a rule the API did not check)."""
+
+
+class QuotaExceeded(Exception):
+    """A ResourceQuota of the namespace allows no more Recordings (the API server's message)."""
 
 
 class RecordingStore(Protocol):
@@ -121,6 +125,10 @@ class KubernetesStore:
         except Invalid as exc:
             if creating:
                 raise Rejected(exc.detail) from None
+            raise StoreUnavailable(f"The Kubernetes API failed {doing}: {exc.detail}") from None
+        except Forbidden as exc:
+            if creating and "exceeded quota" in exc.detail:
+                raise QuotaExceeded(exc.detail) from None
             raise StoreUnavailable(f"The Kubernetes API failed {doing}: {exc.detail}") from None
         except TimedOut:
             raise StoreUnavailable(
