@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from .errors import KubeError, Unavailable, translate
+from .errors import KubeError, NotFound, Unavailable, translate
 
 T = TypeVar("T")
 
@@ -48,3 +48,13 @@ async def call(doing: str, fn: Callable[[], Awaitable[T]], budget: float | None 
                 continue
         raise error
 
+
+
+async def call_unless_gone(
+    doing: str, fn: Callable[[], Awaitable[T]], budget: float | None = None
+) -> T | None:
+    """:func:`call`, with None for an object that is not there (404) instead of an error."""
+    try:
+        return await call(doing, fn, budget)
+    except NotFound:
+        return None

@@ -10,7 +10,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from .calling import call
+from .calling import call, call_unless_gone
 from .errors import Conflict, NotFound
 
 Obj = dict[str, Any]
@@ -23,11 +23,10 @@ class Pods:
 
     async def read(self, namespace: str, name: str) -> Obj | None:
         """The pod as a plain dict, or None when there is none of that name."""
-        try:
-            pod = await call(
-                f"reading pod {name}", lambda: self._core.read_namespaced_pod(name, namespace)
-            )
-        except NotFound:
+        pod = await call_unless_gone(
+            f"reading pod {name}", lambda: self._core.read_namespaced_pod(name, namespace)
+        )
+        if pod is None:
             return None
         plain: Obj = self._client.sanitize_for_serialization(pod)
         return plain

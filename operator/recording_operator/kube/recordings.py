@@ -16,8 +16,8 @@ import aiohttp
 from kubernetes_asyncio import client
 
 from ..model.resource import GROUP, PLURAL, VERSION
-from .calling import MERGE_PATCH, call
-from .errors import NotFound, Unavailable, from_status
+from .calling import MERGE_PATCH, call, call_unless_gone
+from .errors import Unavailable, from_status
 
 Obj = dict[str, Any]
 
@@ -33,16 +33,13 @@ class Recordings:
 
     async def get(self, namespace: str, name: str) -> Obj | None:
         """The Recording, or None when there is none of that name."""
-        try:
-            found: Obj = await call(
-                "reading the Recording",
-                lambda: self._objects.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, **self._timeout
-                ),
-                self._budget,
-            )
-        except NotFound:
-            return None
+        found: Obj | None = await call_unless_gone(
+            "reading the Recording",
+            lambda: self._objects.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, **self._timeout
+            ),
+            self._budget,
+        )
         return found
 
     async def list(self, namespace: str, field_selector: str | None = None,
@@ -78,31 +75,25 @@ class Recordings:
     async def delete(self, namespace: str, name: str) -> Obj | None:
         """Starts the deletion; the server's answer (the object, or a Status once it is gone),
         or None when it was gone already."""
-        try:
-            answer: Obj = await call(
-                "deleting the Recording",
-                lambda: self._objects.delete_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, **self._timeout
-                ),
-                self._budget,
-            )
-        except NotFound:
-            return None
+        answer: Obj | None = await call_unless_gone(
+            "deleting the Recording",
+            lambda: self._objects.delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, **self._timeout
+            ),
+            self._budget,
+        )
         return answer
 
     async def patch(self, namespace: str, name: str, body: Obj) -> Obj | None:
         """A merge patch of the Recording (its labels, annotations); the new object, or None
         when it is gone."""
-        try:
-            patched: Obj = await call(
-                "patching the Recording",
-                lambda: self._objects.patch_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, body, **MERGE_PATCH, **self._timeout
-                ),
-                self._budget,
-            )
-        except NotFound:
-            return None
+        patched: Obj | None = await call_unless_gone(
+            "patching the Recording",
+            lambda: self._objects.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, body, **MERGE_PATCH, **self._timeout
+            ),
+            self._budget,
+        )
         return patched
 
     async def patch_status(
