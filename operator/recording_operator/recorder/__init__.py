@@ -8,7 +8,8 @@ its progress on its Recording's status. It never transcodes: a recorder costs ab
 Modules, one concern each: ``source`` (open and retry the input), ``tracks`` (which streams),
 ``timeline`` (one output clock across reconnects and timestamp jumps), ``interleave`` (decode
 order across tracks, so a split is exact), ``splitter`` (when to start a new file), ``writer``
-(one output file), ``paths`` (macros and safe locations), ``infofile`` (the info XML),
-``progress`` (the recorder-owned status fields), ``reporter`` (patching them to Kubernetes),
+(one output file), ``paths`` (macros, safe locations, and files that never replace each
+other), ``infofile`` (the info XML), ``space`` (waiting out a full storage), ``resume`` (where a
+restarted recorder picks up), ``progress`` (the recorder-owned status fields), ``reporter`` (patching them to Kubernetes),
 ``session`` (the state machine that ties it together) and ``main`` (signals and wiring).
 """
