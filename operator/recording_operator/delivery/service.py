@@ -115,6 +115,7 @@ class DeliveryService:
         self._notes: list[_Note] = []
         self._dirty_status: set[tuple[str, str, str, str]] = set()
         self._failure_shown: dict[int, str] = {}
+        self._conditions: dict[tuple[str, str, str], dict[str, str]] = {}
         self.sender = WebhookSender(
             self.journal, self._receiver_secret, retry_for=settings.event_retry_for,
             first_delay=settings.event_first_delay, max_delay=settings.event_max_delay,
@@ -383,9 +384,14 @@ class DeliveryService:
                 self._dirty_infos.pop((root, rel), None)
                 continue
             if self.journal.info_uploaded_sha256(root, rel) != digest:
-                store = await self._store(target)
-                await store.put_file(path, upload.key(rel), {
-                    "task-id": first.id, "transaction-id": first.transaction_id})
+                try:
+                    store = await self._store(target)
+                    await store.put_file(path, upload.key(rel), {
+                        "task-id": first.id, "transaction-id": first.transaction_id})
+                except StoreError as exc:  # kept dirty: tried again with the next file
+                    metrics.UPLOAD_FAILURES.labels(target.name, exc.reason).inc()
+                    log.warning("upload of %s failed (%s): %s", rel, exc.reason, exc)
+                    return
                 self.journal.info_uploaded(root, rel, digest)
             if self._dirty_infos.get((root, rel)) is info:
                 del self._dirty_infos[(root, rel)]
@@ -533,6 +539,7 @@ class DeliveryService:
         summary = f"{uploaded}/{total} uploaded" if total > counts.get(LOCAL, 0) else (
             f"{total} kept")
         now = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        condition: dict[str, str]
         if failing is not None and failing.reason:
             word, _, text = failing.reason.partition(": ")
             condition = {"type": "Uploaded", "status": "False", "reason": word,
@@ -546,6 +553,13 @@ class DeliveryService:
             condition = {"type": "Uploaded", "status": "True", "reason": "AllConfirmed",
                          "message": "every finished file is in the store or kept as configured",
                          "lastTransitionTime": now}
+        # lastTransitionTime moves only when the status or the reason changes.
+        key = (vhost, app, record_id)
+        before = self._conditions.get(key)
+        if before and (before["status"], before["reason"]) == (condition["status"],
+                                                               condition["reason"]):
+            condition["lastTransitionTime"] = before["lastTransitionTime"]
+        self._conditions[key] = condition
         return {"pending": pending, "uploaded": uploaded, "failed": counts.get(LOST, 0),
                 "kept": counts.get(LOCAL, 0), "summary": summary, "files": shown,
                 "conditions": [condition]}
