@@ -32,7 +32,7 @@ from ..model.recording import FileRecord
 from ..model.resolved import ResolvedRecording
 from ..model.resource import SegmentationRule, State
 from ..model.timefmt import now
-from . import infofile, wakeup
+from . import ending, infofile, wakeup
 from .bitstream import AdtsToAsc, needs_adts_to_asc
 from .errors import NoTracks, SourceRefused, SourceUnavailable, StorageError, StorageFull
 from .interleave import Interleaver, Sample
@@ -155,6 +155,7 @@ class Recorder:
                         dropped = self._wait_for_space(exc)
                 if not dropped:
                     break
+            ending.mark_last_file(self.root, self.progress, self.job.transaction_id)
             self.progress.stopped(None, finished=True)
             return EXIT_STOPPED
         except (StorageError, SourceRefused, NoTracks) as exc:
