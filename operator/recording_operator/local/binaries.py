@@ -1,4 +1,4 @@
-"""Finding (and, from a checkout, building) the control plane's binaries.
+"""Finding (and, from a checkout or an installed wheel, building) the control plane's binaries.
 
 The binaries are built by ``tools/k8s/build.sh`` from the Go modules pinned in
 ``tools/k8s/go.mod`` into ``~/.cache/recording-operator/controlplane/<versions>/``. An explicit
@@ -40,9 +40,18 @@ def _complete(directory: Path) -> bool:
     return all(os.access(directory / name, os.X_OK) for name in BINARIES)
 
 
-def build(root: Path) -> Path:
+def recipe() -> Path | None:
+    """The build script: the checkout's ``tools/k8s/build.sh``, else the copy the package
+    ships (``data/k8s/``), so ``recording-operator dev`` from an installed wheel builds too."""
+    root = checkout_root()
+    if root is not None:
+        return root / "tools" / "k8s" / "build.sh"
+    packaged = Path(recording_operator.__file__).resolve().parent / "data" / "k8s" / "build.sh"
+    return packaged if packaged.is_file() else None
+
+
+def build(script: Path) -> Path:
     """Runs the build script, streaming its progress, and returns the binaries' directory."""
-    script = root / "tools" / "k8s" / "build.sh"
     result = subprocess.run(
         ["bash", str(script)], stdout=subprocess.PIPE, text=True, check=False
     )
@@ -62,9 +71,9 @@ def find(build_if_missing: bool = True) -> Path:
         if not _complete(directory):
             raise BinariesMissing(f"{ENV_DIR}={explicit} lacks one of {', '.join(BINARIES)}")
         return directory
-    root = checkout_root()
-    if root is not None and build_if_missing:
-        return build(root)
+    script = recipe()
+    if script is not None and build_if_missing:
+        return build(script)
     built = sorted(
         (d for d in (cache_root() / "controlplane").glob("*") if _complete(d)),
         key=lambda d: d.stat().st_mtime,

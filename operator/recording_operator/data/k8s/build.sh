@@ -1,0 +1,1 @@
+../../../../tools/k8s/build.sh
