@@ -1,5 +1,6 @@
-"""The notes of docs/benchmarks.md: what was tuned, and — from this run's own figures — why a
-goal that is missed is missed, and what would meet it."""
+"""The notes of docs/benchmarks.md: from this run's own figures, why a goal that is missed is
+missed and what would meet it; then, dated as history, what earlier rounds of tuning changed
+and measured (their figures are theirs, not this run's)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def _v(figure: Figure | None, digits: int = 2) -> str:
 
 
 TUNED = """\
-**Tuned in this round** (each change measured with these scripts, and tested):
+**Operator and API** (each change measured with these scripts, and tested):
 
 - *Stop latency* (operator). A stopping Recording was re-checked every `--stop-poll` (2 s):
   kopf does not re-run a delayed finalizer when the recorder's "finished" report arrives, so
@@ -74,8 +75,8 @@ OME's AdmissionWebhooks) waking the waiting recorder would take item 1 away.
 
 #: What the recorder's round of tuning found (issue 12), measured with bench/recorder_cpu.py,
 #: bench/recorder_path.py (callgrind), perf and pyinstrument; the figures of one run follow.
-RECORDER_TUNED = """**Where the recorder's time and memory went** (issue 12; measured before and
-after):
+RECORDER_TUNED = """**The recorder: where its time and memory went** (issue 12; measured before
+and after):
 
 - *Memory.* A recorder loaded kubernetes_asyncio (with aiohttp, urllib3 and asyncio) to patch
   one status object every few seconds. The recorder now reports through `kube/rest.py`, a small
@@ -111,7 +112,7 @@ def _recorder(figures: Sequence[Figure]) -> str:
     instructions = _find(figures, "recorder instructions / recorded minute")
     if ratio is None or pod is None:
         return ""
-    parts = [RECORDER_TUNED, "**Recorder cost, this run** (`bench/recorder_cost.py`):"]
+    parts = ["**Recorder cost, this run** (`bench/recorder_cost.py`):"]
     parts.append(f"CPU {_v(ratio)}x ffmpeg's over the whole run ({ratio.verdict()}; "
                  f"{ratio.detail.split('; runs')[0]})")
     if steady is not None:
@@ -139,6 +140,21 @@ def _growth(figures: Sequence[Figure]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Earlier rounds of tuning, newest first: (when, what), written when they were measured.
+HISTORY = (
+    ("2026-11-30, issue 12", RECORDER_TUNED),
+    ("2026-11-26, the first round", TUNED),
+)
+
+
+def history() -> str:
+    """Earlier rounds, each under its date, so nobody reads their figures as this run's."""
+    lines = ["### Earlier rounds (history: figures as measured then, not in this run)", ""]
+    for when, text in HISTORY:
+        lines += [f"*{when}.* {text.strip()}", ""]
+    return "\n".join(lines)
+
+
 def notes(figures: Sequence[Figure]) -> str:
-    parts = [TUNED, _reservation(figures), _recorder(figures), _growth(figures)]
+    parts = [_reservation(figures), _recorder(figures), _growth(figures), history()]
     return "\n".join(p for p in parts if p)
