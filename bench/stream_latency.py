@@ -5,8 +5,11 @@ Each run reserves a task (startRecord for a stream nobody publishes yet), waits 
 ``ready`` and then a few more seconds, so the recorder is in its steady wait for the stream
 (the wait is randomised: the publish lands at any point of the recorder's retry cycle), then:
 
-* reservation latency: the publisher starts → the first byte of the recording on disk.
-  Goal: < 2 s plus one GOP (the clip has a 1 s GOP: < 3 s);
+* reservation latency: the publisher starts → the first byte of the recording on disk, side by
+  side for an app whose nginx-rtmp reports publishes to the API (on_publish: the API wakes the
+  waiting recorder at once) and one it does not (the recorder's polling alone), each with its
+  own reservation and publisher, started together. Goals: with notifications < 0.5 s plus one
+  GOP (the clip has a 1 s GOP: < 1.5 s); polling alone < 2 s plus one GOP (< 3 s);
 * after a few seconds of recording, stop latency: stopRecord → the last file finished (under
   its final name, no temporary file left) and the task gone from records. Goal: < 3 s.
 
@@ -62,6 +65,9 @@ TOKEN = "bench-token"
 FPS = 25
 GOP_SECONDS = 1.0
 GOAL_RESERVATION = 2.0 + GOP_SECONDS
+GOAL_NOTIFIED = 0.5 + GOP_SECONDS
+#: The app nginx-rtmp reports (on_publish) and the one it does not.
+NOTIFIED, POLLED = "app", "polled"
 GOAL_STOP = 3.0
 POLL = 0.01
 #: ``recording-operator record --retry-max``'s default
@@ -77,14 +83,14 @@ class Api:
         self.client = httpx.Client(base_url=base, timeout=10,
                                    headers={"Authorization": f"Basic {auth}"})
 
-    def call(self, action: str, body: dict[str, Any]) -> Any:
-        answer = self.client.post(f"/vhosts/default/apps/app:{action}", json=body)
+    def call(self, action: str, body: dict[str, Any], app: str = NOTIFIED) -> Any:
+        answer = self.client.post(f"/vhosts/default/apps/{app}:{action}", json=body)
         if answer.status_code != 200:
             raise RuntimeError(f"{action}: {answer.status_code} {answer.text}")
         return answer.json()["response"]
 
-    def task(self, record_id: str) -> dict[str, Any] | None:
-        tasks = self.call("records", {"id": record_id})
+    def task(self, record_id: str, app: str = NOTIFIED) -> dict[str, Any] | None:
+        tasks = self.call("records", {"id": record_id}, app)
         return tasks[0] if tasks else None
 
 
@@ -136,6 +142,8 @@ def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
 @dataclass
 class Result:
     reservation: float
+    #: the same, for the app nginx-rtmp does not report (polling alone)
+    polled: float
     stop: float
     file_done: float
     gone: float
@@ -148,35 +156,46 @@ def one_run(stack: EmbeddedStack, api: Api, clip: Path, n: int, hold: float,
     assert stack.media is not None
     stream = f"bench{n}x{random.randrange(1 << 20):x}"
     rid = f"latency-{stream}"
-    url = stack.media.rtmp_url("app", stream)
-    directory = stack.recordings_dir / stream
-    api.call("startRecord", {"id": rid, "stream": {"name": stream},
-                             "filePath": f"{stream}/${{Sequence}}.ts",
-                             "infoPath": f"{stream}/info.xml"})
+    url = stack.media.rtmp_url(NOTIFIED, stream)
+    directory = stack.recordings_dir / "default" / NOTIFIED / stream
+    polled_dir = stack.recordings_dir / "default" / POLLED / stream
+    for app in (NOTIFIED, POLLED):
+        api.call("startRecord", {"id": rid, "stream": {"name": stream},
+                                 "filePath": f"{stream}/${{Sequence}}.ts",
+                                 "infoPath": f"{stream}/info.xml"}, app)
     alone = {cap: _recorder(workdir / f"{stream}-{cap:g}", url, stream, cap) for cap in CAPS}
     publisher = Publisher.clip(clip, url)
+    polled_publisher = Publisher.clip(clip, stack.media.rtmp_url(POLLED, stream))
     try:
-        wait_for(lambda: (api.task(rid) or {}).get("state") == "ready", 30, "the reservation",
-                 0.1)
+        for app in (NOTIFIED, POLLED):
+            def ready(app: str = app) -> bool:
+                return (api.task(rid, app) or {}).get("state") == "ready"
+
+            wait_for(ready, 30, "the reservation", 0.1)
         time.sleep(hold)
-        if first_byte(directory):
+        if first_byte(directory) or first_byte(polled_dir):
             raise RuntimeError("a file appeared before the stream was published")
 
         started = time.monotonic()
         publisher.start()
-        reservation = None
+        polled_publisher.start()
+        reservation = polled = None
         alone_s: dict[float, float] = {}
-        while reservation is None or len(alone_s) < len(CAPS):
+        while reservation is None or polled is None or len(alone_s) < len(CAPS):
             now = time.monotonic() - started
             if now > 60:
                 raise RuntimeError("no first byte on disk within 60 s")
             if reservation is None and first_byte(directory):
                 reservation = now
+            if polled is None and first_byte(polled_dir):
+                polled = now
             for cap, (_, out) in alone.items():
                 if cap not in alone_s and first_byte(out):
                     alone_s[cap] = now
             time.sleep(POLL)
         _stop_all([process for process, _ in alone.values()])
+        polled_publisher.stop()
+        api.call("stopRecord", {"id": rid}, POLLED)
         wait_for(lambda: (api.task(rid) or {}).get("state") == "recording", 30,
                  "state recording", 0.1)
         time.sleep(record_for)
@@ -198,11 +217,12 @@ def one_run(stack: EmbeddedStack, api: Api, clip: Path, n: int, hold: float,
                                f"{file_done}, task gone: {gone})")
     finally:
         publisher.stop()
+        polled_publisher.stop()
         _stop_all([process for process, _ in alone.values()])
-    result = Result(reservation, max(file_done, gone), file_done, gone, alone_s)
-    print(f"  run {n}: reservation {reservation:.2f} s (published {hold:.1f} s after ready; "
-          "recorder alone: " + ", ".join(f"--retry-max {cap:g} {alone_s[cap]:.2f} s"
-                                         for cap in CAPS)
+    result = Result(reservation, polled, max(file_done, gone), file_done, gone, alone_s)
+    print(f"  run {n}: reservation {reservation:.2f} s notified, {polled:.2f} s polled "
+          f"(published {hold:.1f} s after ready; recorder alone: "
+          + ", ".join(f"--retry-max {cap:g} {alone_s[cap]:.2f} s" for cap in CAPS)
           + f"); stop {result.stop:.2f} s (file finished {file_done:.2f} s, task gone "
           f"{gone:.2f} s); {load_average()}", flush=True)
     return result
@@ -236,9 +256,15 @@ def measure(runs: int, hold: tuple[float, float], record_for: float, workdir: Pa
     from recording_operator.recorder.source import SourceOptions
 
     clip = make_clip(workdir / "clip.mp4", seconds=4, fps=FPS, gop_frames=round(FPS * GOP_SECONDS))
-    options = StackOptions(port=free_port(), rtmp_port=free_port(), access_token=TOKEN,
+    rtmp_port = free_port()
+    source = f"rtmp://127.0.0.1:{rtmp_port}/{{app}}/{{stream}}"
+    config = workdir / "config.yaml"
+    config.write_text(json.dumps({"vhosts": {"default": {"apps": {
+        NOTIFIED: {"source": source}, POLLED: {"source": source}}}}}))
+    options = StackOptions(port=free_port(), rtmp_port=rtmp_port, access_token=TOKEN,
                            demo=False, data_dir=workdir / "stack", log_level="warning",
-                           operator_args=operator_args)
+                           operator_args=operator_args, config=config,
+                           notify_apps=frozenset({NOTIFIED}))
     analyze = (SourceOptions().analyze_us, 500_000)
     results = []
     with contextlib.redirect_stdout(sys.stderr), EmbeddedStack(options) as stack:
@@ -252,12 +278,21 @@ def measure(runs: int, hold: tuple[float, float], record_for: float, workdir: Pa
         assert stack.media is not None
         opened = open_times(stack.media, clip, analyze, min(runs, 3))
     reservations = [r.reservation for r in results]
+    polled = [r.polled for r in results]
     stops = [r.stop for r in results]
     figures = [
-        Figure("reservation: publish → first byte on disk", median(reservations), "s",
-               f"< 2 s + 1 GOP ({GOAL_RESERVATION:.0f} s)", median(reservations) < GOAL_RESERVATION,
-               f"published {hold[0]:.0f}-{hold[1]:.0f} s after the task was ready; "
+        Figure("reservation with publish notifications: publish → first byte on disk",
+               median(reservations), "s", f"< 0.5 s + 1 GOP ({GOAL_NOTIFIED:.1f} s)",
+               median(reservations) < GOAL_NOTIFIED,
+               f"nginx-rtmp on_publish → API → the waiting recorder woken; published "
+               f"{hold[0]:.0f}-{hold[1]:.0f} s after the task was ready; "
                f"{spread(reservations, 's', 2)}", reservations),
+        Figure("reservation: publish → first byte on disk, polling (no notifications)",
+               median(polled), "s", f"< 2 s + 1 GOP ({GOAL_RESERVATION:.0f} s)",
+               median(polled) < GOAL_RESERVATION,
+               f"the same moment, an app nginx-rtmp does not report; "
+               f"notified/polled {median(reservations) / median(polled):.2f}; "
+               f"{spread(polled, 's', 2)}", polled),
         Figure("stop: stopRecord → file finished, task gone", median(stops), "s",
                f"< {GOAL_STOP:.0f} s", median(stops) < GOAL_STOP,
                f"file finished {median([r.file_done for r in results]):.2f} s, gone from "

@@ -19,6 +19,7 @@ EXPECTED = (
     "startRecord p99, 1 tasks", "records p99, 10 tasks",
     "20 Recordings via the API → 20 pods", "operator peak RSS, 20 Recordings",
     "reservation: publish → first byte on disk", "stop: stopRecord → file finished, task gone",
+    "reservation with publish notifications: publish → first byte on disk",
     "reservation, recorder alone, --retry-max 1",
     "recorder CPU / recorded minute, x ffmpeg's", "recorder pod peak memory",
     "recorder CPU, steady state, x ffmpeg's",
