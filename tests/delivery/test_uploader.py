@@ -51,7 +51,7 @@ def test_files_go_up_verified_then_leave_the_volume(s3: S3Server, bucket: str, r
             assert obj["ContentType"] == "video/mp2t"
             assert obj["Metadata"]["task-id"] == "rec"
             assert obj["Metadata"]["transaction-id"] == "tx1"
-            assert obj["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
+            assert obj["Metadata"]["sequence"] == rel.rsplit("_", 1)[1].removesuffix(".ts")
         info = _get(s3, bucket, "live/tx1_default_app_stream.xml")
         assert info["bytes"] == (root / "tx1_default_app_stream.xml").read_bytes()
         assert info["ContentType"] == "application/xml"

@@ -93,19 +93,6 @@ def _describe(exc: BaseException, bucket: str, endpoint: str) -> StoreError:
     return StoreError("UploadFailed", f"upload to {endpoint} failed: {exc!r}")
 
 
-def _read_parts(path: Path, part_size: int) -> tuple[int, list[bytes], str]:
-    """One pass over the file: its size, each part's MD5 and the whole file's SHA-256."""
-    md5s: list[bytes] = []
-    sha = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(part_size):
-            md5s.append(hashlib.md5(chunk, usedforsecurity=False).digest())
-            sha.update(chunk)
-            size += len(chunk)
-    return size, md5s, sha.hexdigest()
-
-
 def _read_chunk(path: Path, offset: int, size: int) -> bytes:
     with open(path, "rb") as handle:
         handle.seek(offset)
@@ -124,9 +111,12 @@ class ObjectStore:
     """One app's bucket. Use as an async context manager (it owns an HTTP connection pool)."""
 
     def __init__(self, config: UploadConfig, credentials: Credentials | None = None, *,
-                 part_size: int = DEFAULT_PART_SIZE, timeout: float = 60.0) -> None:
+                 part_size: int = DEFAULT_PART_SIZE, concurrency: int = 4,
+                 timeout: float = 60.0) -> None:
         self.config = config
         self.part_size = part_size
+        #: Parts in flight at once (memory: this many parts).
+        self.concurrency = concurrency
         self._credentials = credentials
         self._timeout = timeout
         self._client: Any = None
@@ -176,47 +166,79 @@ class ObjectStore:
             raise _describe(exc, self.config.bucket, self.endpoint) from exc
 
     async def _put_file(self, path: Path, key: str, metadata: dict[str, str]) -> Uploaded:
-        size, md5s, sha256 = await asyncio.to_thread(_read_parts, path, self.part_size)
-        meta = {k: quote(v, safe="") for k, v in {**metadata, "sha256": sha256}.items()}
+        # One pass over the file: each part is read, hashed (its MD5 for the store to check,
+        # the whole file's SHA-256 for the event) and sent; up to ``concurrency`` parts at once.
+        meta = {k: quote(v, safe="") for k, v in metadata.items()}
         common = {"Bucket": self.config.bucket, "Key": key}
         ctype = content_type(key)
         await self._abort_leftovers(key)
-        if len(md5s) <= 1:
+        size = (await asyncio.to_thread(os.stat, path)).st_size
+        sha = hashlib.sha256()
+        if size <= self.part_size:
             body = await asyncio.to_thread(_read_chunk, path, 0, size)
             digest = hashlib.md5(body, usedforsecurity=False).digest()
-            if md5s and digest != md5s[0]:
-                raise StoreError("FileChanged", f"{path} changed while it was read")
+            sha.update(body)
             await self._client.put_object(**common, Body=body, ContentType=ctype, Metadata=meta,
                                           ContentMD5=base64.b64encode(digest).decode())
+            md5s, sent = [digest], len(body)
         else:
-            await self._multipart(path, common, ctype, meta, md5s)
+            md5s, sent = await self._multipart(path, common, ctype, meta, sha)
+        if sent != size:
+            raise StoreError("FileChanged", f"{path} changed while it was read")
         etag = expected_etag(md5s)
         await self._verify(key, size, etag)
-        return Uploaded(self.url(key), etag, f"sha256:{sha256}", size)
+        return Uploaded(self.url(key), etag, f"sha256:{sha.hexdigest()}", size)
+
+    async def _part(self, common: dict[str, str], upload_id: str, number: int, body: bytes,
+                    digest: bytes, slots: asyncio.Semaphore) -> str:
+        try:
+            answer = await self._client.upload_part(
+                **common, UploadId=upload_id, PartNumber=number, Body=body,
+                ContentMD5=base64.b64encode(digest).decode())
+            return str(answer["ETag"])
+        finally:
+            slots.release()
 
     async def _multipart(self, path: Path, common: dict[str, str], ctype: str,
-                         meta: dict[str, str], md5s: list[bytes]) -> None:
+                         meta: dict[str, str], sha: Any) -> tuple[list[bytes], int]:
         created = await self._client.create_multipart_upload(**common, ContentType=ctype,
                                                              Metadata=meta)
         upload_id = created["UploadId"]
+        slots = asyncio.Semaphore(self.concurrency)
+        tasks: list[asyncio.Task[str]] = []
+        md5s: list[bytes] = []
+        offset = 0
         try:
-            parts = []
-            for number, digest in enumerate(md5s, start=1):
-                body = await asyncio.to_thread(_read_chunk, path, (number - 1) * self.part_size,
-                                               self.part_size)
-                if hashlib.md5(body, usedforsecurity=False).digest() != digest:
-                    raise StoreError("FileChanged", f"{path} changed while it was read")
-                answer = await self._client.upload_part(
-                    **common, UploadId=upload_id, PartNumber=number, Body=body,
-                    ContentMD5=base64.b64encode(digest).decode())
-                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            while True:
+                await slots.acquire()
+                failed = next((t for t in tasks if t.done() and t.exception()), None)
+                if failed is not None:
+                    slots.release()
+                    await failed  # raises its error
+                body = await asyncio.to_thread(_read_chunk, path, offset, self.part_size)
+                if not body:
+                    slots.release()
+                    break
+                offset += len(body)
+                digest = hashlib.md5(body, usedforsecurity=False).digest()
+                md5s.append(digest)
+                sha.update(body)
+                tasks.append(asyncio.create_task(
+                    self._part(common, upload_id, len(md5s), body, digest, slots)))
+                del body
+            etags = await asyncio.gather(*tasks)
             await self._client.complete_multipart_upload(
-                **common, UploadId=upload_id, MultipartUpload={"Parts": parts})
+                **common, UploadId=upload_id, MultipartUpload={"Parts": [
+                    {"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, start=1)]})
         except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._client.abort_multipart_upload(
                     **common, UploadId=upload_id))
             raise
+        return md5s, offset
 
     async def _abort_leftovers(self, key: str) -> None:
         """Ends multipart uploads a killed process left for this key (never visible objects,
