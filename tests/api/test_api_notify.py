@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -258,6 +259,13 @@ def test_unknown_apps_and_other_events_are_ignored(notify_api: Notifier) -> None
     notify_api.send("plain", "publish", "auto-x-marker")
     notify_api.wait_tasks("auto-x-marker", 1)
     assert notify_api.rule_tasks("auto-x") == notify_api.rule_tasks("auto-play") == []
+    # counted on the API's metrics, which need the token like any call
+    assert notify_api.api.client.get("/v1/notify/metrics").status_code == 401
+    scrape = notify_api.api.client.get("/v1/notify/metrics", headers=basic()).text
+    ignored = re.search(
+        r'^recording_operator_api_notifications_total\{outcome="ignored_unknown_app"\} (\S+)$',
+        scrape, re.MULTILINE)
+    assert ignored is not None and float(ignored.group(1)) >= 2, scrape
 
 
 def test_unreadable_bodies_admit_the_publish(notify_api: Notifier) -> None:

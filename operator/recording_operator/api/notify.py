@@ -23,7 +23,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from . import dialects
+from . import dialects, metrics
 from .auth import REALM_HEADER, authorization_problem
 from .body import read_body
 from .errors import ApiError, error_body
@@ -41,6 +41,8 @@ PATHS = {
     "ovenmediaengine": f"{NOTIFY}/ovenmediaengine",
     "srs": f"{NOTIFY}/srs",
 }
+#: Prometheus counts of the notifications and their outcomes (api/metrics.py).
+METRICS = f"{NOTIFY}/metrics"
 #: Notifications are small; nginx-rtmp's form with a publisher's arguments is the largest.
 MAX_NOTIFY_BYTES = 16 * 1024
 
@@ -132,5 +134,11 @@ def build_notify_router(settings: ApiSettings) -> APIRouter:
         accepted = _effects(request, settings).submit(event, vhost)
         message = "OK" if accepted else "ignored: unknown vhost/app"
         return JSONResponse({"statusCode": 200, "message": message})
+
+    @router.get(METRICS, include_in_schema=False)
+    async def notify_metrics() -> Response:
+        # behind the access token (the gate): Prometheus sends it as a raw Basic credential
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     return router

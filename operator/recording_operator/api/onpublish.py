@@ -34,6 +34,7 @@ from ..model.resource import ANNOTATION_PUBLISHED, LABEL_RULE, State
 from ..model.streammap import StreamMapRule, matching, new_rule_id
 from ..model.task import task_state
 from ..model.timefmt import format_time, now
+from . import metrics
 from .dialects import Event, StreamEvent
 from .manifest import recording_manifest
 from .store import AlreadyExists, Recording, RecordingStore, Rejected, StoreUnavailable
@@ -74,16 +75,20 @@ class PublishEffects:
         self._users: Counter[tuple[str, str, str]] = Counter()
         self._pending: set[asyncio.Task[None]] = set()
         #: Counts by outcome (received, ignored_unknown_app, woken, rule_started, rule_ended,
-        #: failed), for the log and the tests; exposed on nothing else yet.
+        #: failed) of this app; the process's totals are on /metrics.
         self.counts: Counter[str] = Counter()
+
+    def _count(self, outcome: str) -> None:
+        self.counts[outcome] += 1
+        metrics.count(outcome)
 
     def submit(self, event: StreamEvent, vhost: str) -> bool:
         """Schedules the event's effects and returns at once; False when the app is unknown
         (ignored, with a log line)."""
-        self.counts["received"] += 1
+        self._count("received")
         vhost = event.vhost or vhost
         if self._config.app(vhost, event.app) is None:
-            self.counts["ignored_unknown_app"] += 1
+            self._count("ignored_unknown_app")
             log.info("ignored %s of %s/%s/%s: no such vhost/app in the config",
                      event.event.value, vhost, event.app, event.stream)
             return False
@@ -113,11 +118,11 @@ class PublishEffects:
                 else:
                     await self.unpublished(vhost, event.app, event.stream)
         except (StoreUnavailable, Rejected) as exc:
-            self.counts["failed"] += 1
+            self._count("failed")
             log.warning("%s of %s/%s/%s not applied: %s (polling remains)", event.event.value,
                         vhost, event.app, event.stream, exc)
         except Exception:
-            self.counts["failed"] += 1
+            self._count("failed")
             log.exception("%s of %s/%s/%s failed", event.event.value, vhost, event.app,
                           event.stream)
         finally:
@@ -145,7 +150,7 @@ class PublishEffects:
             if isinstance(result, BaseException):
                 log.warning("could not wake %s: %s", recording["metadata"]["name"], result)
             elif result:
-                self.counts["woken"] += 1
+                self._count("woken")
 
     async def _start_rule_task(self, store: RecordingStore, namespace: str, vhost: str,
                                app: str, stream: str, rule: StreamMapRule) -> None:
@@ -167,13 +172,13 @@ class PublishEffects:
                     return
                 # the previous session's task is finishing its last file: the new one follows
                 if time.monotonic() > deadline:
-                    self.counts["failed"] += 1
+                    self._count("failed")
                     log.warning("rule task %s still finishing after %.0f s; not restarted",
                                 name, self._replace_timeout)
                     return
                 await asyncio.sleep(_REPLACE_POLL_S)
                 continue
-            self.counts["rule_started"] += 1
+            self._count("rule_started")
             log.info("rule %r started task %s for %s/%s/%s", rule.stream_name, name, vhost,
                      app, stream)
             return
@@ -187,7 +192,7 @@ class PublishEffects:
         ]
         for recording in rule_tasks:
             if await store.delete(namespace, recording["metadata"]["name"]):
-                self.counts["rule_ended"] += 1
+                self._count("rule_ended")
 
 
 def _labels(recording: Recording) -> dict[str, Any]:
