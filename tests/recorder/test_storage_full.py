@@ -68,3 +68,37 @@ def test_a_full_storage_waits_keeps_the_partial_file_and_resumes(
     for path in files[:-1]:
         if path not in cut:
             assert_plays(path)
+
+
+def test_the_wait_is_reported_with_its_reason_and_cleared_when_room_returns(
+    tmp_path: Path,
+) -> None:
+    import threading
+    from datetime import UTC
+
+    from recording_operator.model.resource import State
+    from recording_operator.recorder.errors import StorageFull
+    from recording_operator.recorder.progress import Progress
+    from recording_operator.recorder.space import STORAGE_FULL, SpaceWait
+
+    progress = Progress(UTC)
+    seen: list[tuple[str | None, str | None]] = []
+    progress.on_change = lambda: seen.append(
+        (progress.snapshot()["recorder"]["reason"], progress.snapshot()["recorder"]["message"]))
+    waiter = SpaceWait(tmp_path, threading.Event(), progress, poll=0.01)
+    # tmp_path has room: the wait is reported, then ends at once
+    assert waiter.until_free(StorageFull("cannot write x.ts: the storage is full"), State.STOPPED)
+    assert seen[0][0] == STORAGE_FULL and seen[0][1] is not None
+    assert seen[0][1].startswith("cannot write x.ts: the storage is full; the partial file is kept")
+    assert seen[-1] == (None, "storage has room again: resuming")
+    stopped = threading.Event()
+    stopped.set()
+    calls: list[int] = []
+
+    def always_full() -> None:
+        calls.append(1)
+        raise StorageFull("full")
+
+    with pytest.raises(StorageFull):
+        SpaceWait(tmp_path, stopped, progress).retry(always_full, State.STOPPED)
+    assert calls == [1], "a stopped recorder does not wait"
