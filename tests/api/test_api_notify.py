@@ -299,12 +299,10 @@ def test_publish_wakes_the_streams_waiting_tasks(notify_api: Notifier) -> None:
         ANNOTATION_PUBLISHED] != first, 10, "a new mark at the next publish")
 
 
-def test_the_answer_does_not_wait_for_kubernetes(
-    controlplane: ControlPlane, namespace: str
-) -> None:
+def test_the_answer_does_not_wait_for_kubernetes() -> None:
     """Fail open: with the Kubernetes API unreachable, the media server still gets its
     admission at once (the effects fail later, in the background, with a log line)."""
-    config = parse_config({"namespace": namespace, "vhosts": {"default": {"apps": {
+    config = parse_config({"vhosts": {"default": {"apps": {
         "app": {"source": SOURCE, "streamMap": RULES}}}}})
     settings = ApiSettings(config=config, access_token=TOKEN, watch_cache=False,
                            kube=KubeTarget(url="http://127.0.0.1:9"), kube_timeout=5)
