@@ -164,13 +164,12 @@ class PublishEffects:
                 await store.create(namespace, body)
             except AlreadyExists:
                 existing = await store.by_name(namespace, name)
-                if existing is None:
-                    continue  # gone in between: create again
-                if not _deleting(existing):
+                if existing is not None and not _deleting(existing):
                     log.info("rule task %s for %s/%s/%s exists already", name, vhost, app,
                              stream)
                     return
-                # the previous session's task is finishing its last file: the new one follows
+                # the previous session's task is finishing its last file (or went in between):
+                # the new one follows
                 if time.monotonic() > deadline:
                     self._count("failed")
                     log.warning("rule task %s still finishing after %.0f s; not restarted",
