@@ -145,7 +145,7 @@ def throughput(tmp: Path, s3: S3Server, env: dict[str, str], count: int, size: i
         cpu0 = cpu_seconds(process.pid)
         begin = time.monotonic()
         write_info(root, "tp", entries)
-        wait_for(lambda: count_objects(client, "ours") == count, 600, "our upload", 0.05)
+        wait_for(lambda: count_objects(client, "ours") == count, 600, "our upload", 0.2)
         ours = time.monotonic() - begin
         cpu = cpu_seconds(process.pid) - cpu0
     finally:

@@ -200,8 +200,9 @@ class Journal:
 
     def add_file(self, root: str, entry: InfoEntry, size: int, mtime: float, state: str,
                  events: Iterable[tuple[Event, str, list[str]]], reason: str | None = None,
-                 ) -> bool:
-        """Records a newly finished file and its events at once; False when already known."""
+                 ) -> int | None:
+        """Records a newly finished file and its events at once; its row id, or None when it
+        was already known."""
         now = time.time()
         with self._tx() as db:
             cursor = db.execute(
@@ -210,9 +211,9 @@ class Journal:
                 (root, entry.file_path, entry.vhost, entry.app, json.dumps(asdict(entry)), size,
                  mtime, state, reason, now))
             if cursor.rowcount == 0:
-                return False
+                return None
             self._enqueue(db, events, now)
-        return True
+        return cursor.lastrowid
 
     def pending(self, vhost: str, app: str) -> FileRow | None:
         """The oldest file of an app still waiting for the store."""

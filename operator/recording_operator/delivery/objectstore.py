@@ -154,10 +154,12 @@ class ObjectStore:
     def url(self, key: str) -> str:
         return f"s3://{self.config.bucket}/{key}"
 
-    async def put_file(self, path: Path, key: str, metadata: dict[str, str]) -> Uploaded:
-        """Uploads ``path`` to ``key`` and returns only once the store holds exactly it."""
+    async def put_file(self, path: Path, key: str, metadata: dict[str, str], *,
+                       retry: bool = True) -> Uploaded:
+        """Uploads ``path`` to ``key`` and returns only once the store holds exactly it.
+        ``retry``: an earlier attempt may have left a multipart upload (ended first)."""
         try:
-            return await self._put_file(path, key, metadata)
+            return await self._put_file(path, key, metadata, retry)
         except (FileNotFoundError, PermissionError, IsADirectoryError):
             raise
         except BaseException as exc:
@@ -165,14 +167,16 @@ class ObjectStore:
                 raise
             raise _describe(exc, self.config.bucket, self.endpoint) from exc
 
-    async def _put_file(self, path: Path, key: str, metadata: dict[str, str]) -> Uploaded:
+    async def _put_file(self, path: Path, key: str, metadata: dict[str, str],
+                        retry: bool) -> Uploaded:
         # One pass over the file: each part is read, hashed (its MD5 for the store to check,
         # the whole file's SHA-256 for the event) and sent; up to ``concurrency`` parts at once.
         meta = {k: quote(v, safe="") for k, v in metadata.items()}
         common = {"Bucket": self.config.bucket, "Key": key}
         ctype = content_type(key)
-        await self._abort_leftovers(key)
         size = (await asyncio.to_thread(os.stat, path)).st_size
+        if size > self.part_size or retry:
+            await self._abort_leftovers(key)
         sha = hashlib.sha256()
         if size <= self.part_size:
             body = await asyncio.to_thread(_read_chunk, path, 0, size)

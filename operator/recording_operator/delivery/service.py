@@ -116,6 +116,8 @@ class DeliveryService:
         self._dirty_status: set[tuple[str, str, str, str]] = set()
         self._failure_shown: dict[int, str] = {}
         self._conditions: dict[tuple[str, str, str], dict[str, str]] = {}
+        #: Files this process found and has not tried yet (no killed attempt can precede them).
+        self._fresh: set[int] = set()
         self.sender = WebhookSender(
             self.journal, self._receiver_secret, retry_for=settings.event_retry_for,
             first_delay=settings.event_first_delay, max_delay=settings.event_max_delay,
@@ -233,7 +235,8 @@ class DeliveryService:
             added = self.journal.add_file(root, entry, stat.st_size, stat.st_mtime, state,
                                           [(e, target.name, receivers) for e in events])
             known.add(entry.file_path)
-            if added:
+            if added is not None:
+                self._fresh.add(added)
                 self._announce(target, entry, events)
                 self._wake_upload.get(target.name, asyncio.Event()).set()
 
@@ -326,7 +329,10 @@ class DeliveryService:
                     "sequence": str(entry.sequence)}
         try:
             store = await self._store(target)
-            result = await store.put_file(row.path, upload.key(row.rel), metadata)
+            # A first attempt by this process of a file found pending at start may still follow
+            # a killed one: only a file this process found itself and never tried is fresh.
+            result = await store.put_file(row.path, upload.key(row.rel), metadata,
+                                          retry=row.attempts > 0 or row.id not in self._fresh)
         except FileNotFoundError:
             reason = "the file was removed from the volume before the store had it"
             log.error("%s: %s", row.rel, reason)
@@ -344,6 +350,7 @@ class DeliveryService:
         metrics.UPLOADED_FILES.labels(target.name).inc()
         metrics.UPLOADED_BYTES.labels(target.name).inc(result.size)
         self._failure_shown.pop(row.id, None)
+        self._fresh.discard(row.id)
         self._announce(target, entry, events)
         log.info("uploaded %s to %s (%d bytes)", row.rel, result.url, result.size)
         if upload.delete_local:
