@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from ..api.settings import DEFAULT_PORT
 from ..model.config import Config, default_config, load_config
 from ..model.resource import STORAGE_ROOT
 from . import reaper
@@ -83,7 +84,7 @@ class StackError(RuntimeError):
 @dataclass
 class StackOptions:
     host: str = "127.0.0.1"
-    port: int = 8081
+    port: int = DEFAULT_PORT
     access_token: str = DEFAULT_TOKEN
     data_dir: Path = Path("data")
     config: Path | None = None
