@@ -20,7 +20,7 @@ import uvicorn
 
 from recording_operator.api.app import create_app
 from recording_operator.api.settings import ApiSettings
-from recording_operator.kube.connection import KubeTarget
+from recording_operator.kube.target import KubeTarget
 from recording_operator.local.controlplane import AdminError, ControlPlane
 from recording_operator.model.config import parse_config
 from recording_operator.model.resource import GROUP, PLURAL, VERSION

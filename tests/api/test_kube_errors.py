@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from recording_operator.kube.connection import KubeTarget
+from recording_operator.kube.target import KubeTarget
 from recording_operator.local.controlplane import ControlPlane, free_port
 from tests.waiting import wait_for
 

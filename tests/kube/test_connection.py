@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 
-from recording_operator.kube.connection import KubeTarget, connect
+from recording_operator.kube.connection import connect
+from recording_operator.kube.target import KubeTarget
 from recording_operator.local.controlplane import ControlPlane
 
 pytestmark = pytest.mark.controlplane

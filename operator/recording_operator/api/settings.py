@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..kube.connection import KubeTarget
+from ..kube.target import KubeTarget
 from ..model.config import Config, ConfigError, default_config, load_config
 
 TOKEN_ENV = "RECORDING_OPERATOR_ACCESS_TOKEN"  # noqa: S105 (a variable name)

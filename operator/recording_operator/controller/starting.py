@@ -68,7 +68,7 @@ async def check_start(
         return
     if problem is not None:
         message = f"recorder pod {pod_name(name)} cannot start: {problem}"
-        if st.of(body).conditions and _said(body, message):
+        if _said(body, message):
             return
         await actions.report_pod(ctx, body, False, st.Reason.POD_PENDING, message)
 
