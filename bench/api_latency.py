@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from recording_operator.api.settings import TOKEN_ENV
 from recording_operator.local.controlplane import ControlPlane, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ def api_process(plane: ControlPlane, namespace: str, workdir: Path) -> Iterator[
         "vhosts": {"default": {"apps": {"app": {"source": "rtmp://127.0.0.1/{app}/{stream}"}}}},
     }))
     port = free_port()
-    env = {**os.environ, "RECORDING_OPERATOR_ACCESS_TOKEN": TOKEN}
+    env = {**os.environ, TOKEN_ENV: TOKEN}
     env.pop("KUBECONFIG", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "recording_operator.cli.main", "api", "--host", "127.0.0.1",

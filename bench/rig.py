@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
+from recording_operator.api.settings import TOKEN_ENV
 from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
 
 from .common import rbac_rules, wait_for
@@ -108,7 +109,7 @@ class Rig:
         self.api = _spawn(logs / "api.log", [
             *_command(), "api", "--host=127.0.0.1", f"--port={port}",
             f"--config={config_path}", f"--kubeconfig={api_kc}", "--log-level=warning"],
-            {"RECORDING_OPERATOR_ACCESS_TOKEN": TOKEN})
+            {TOKEN_ENV: TOKEN})
         self._wait_ready()
 
     def _wait_ready(self) -> None:

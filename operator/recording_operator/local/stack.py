@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from ..api.settings import DEFAULT_PORT
+from ..api.settings import DEFAULT_PORT, TOKEN_ENV
 from ..model.config import Config, default_config, load_config
 from ..model.resource import STORAGE_ROOT
 from . import reaper
@@ -272,7 +272,7 @@ class EmbeddedStack:
             # The embedded mode: any token the user picks (--access-token), on loopback.
             "--allow-short-token",
             f"--log-level={'warning' if opts.log_level == 'info' else opts.log_level}"],
-            {"RECORDING_OPERATOR_ACCESS_TOKEN": opts.access_token})
+            {TOKEN_ENV: opts.access_token})
         self._wait_api()
         if needs_delivery(config, opts.event_receiver):
             _step("starting delivery (uploads, signed events, retention)")
