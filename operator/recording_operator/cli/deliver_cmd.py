@@ -122,9 +122,9 @@ def run(args: argparse.Namespace) -> int:
         recordings = None
         if not args.no_kube:
             from ..delivery.recordings import Recordings
-            from ..kube.connection import KubeTarget, connect
+            from ..kube.connection import KubeTarget
 
-            recordings = Recordings(await connect(KubeTarget(kubeconfig=args.kubeconfig)))
+            recordings = await Recordings.open(KubeTarget(kubeconfig=args.kubeconfig))
         service = DeliveryService(targets, settings, recordings)
         if args.metrics_port:
             from prometheus_client import start_http_server
