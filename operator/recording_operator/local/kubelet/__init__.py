@@ -1,7 +1,10 @@
 """A virtual kubelet for the embedded mode: runs the Pods of one Node as local processes.
 
 There is no scheduler in the local control plane, so the runner also binds pending pods that
-name no node (and a scheduler it serves) to its node. The operator and the recorder see only
+name no node (and a scheduler it serves) to its node, as kube-scheduler would: only while their
+requests fit in the node's allocatable CPU, memory and 110 pods (see :mod:`.capacity`); the
+others stay Pending with the scheduler's reason until a pod ends. The operator and the
+recorder see only
 Pods and a normal Kubernetes API; nothing outside ``local/`` imports this package.
 
 What a pod gets, and how that differs from a real node:
@@ -9,7 +12,8 @@ What a pod gets, and how that differs from a real node:
 - Containers run as processes of the runner's user, each in its own process group, with
   ``command + args`` (there are no images: a container without ``command`` fails to start with
   reason StartError). ``image``, ``securityContext`` (runAsUser, readOnlyRootFilesystem,
-  capabilities), ``resources`` (no cgroups) and ports (everything shares the host's network;
+  capabilities), ``resources`` (no cgroups; but requests are counted when binding, see below)
+  and ports (everything shares the host's network;
   the pod IP is reported as 127.0.0.1) are not enforced.
 - Init containers run in order before the containers; several containers run side by side.
   Sidecar init containers (``restartPolicy: Always`` on an init container) run as plain init

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import platform
 import shutil
 from pathlib import Path
 from typing import Any
 
 from .api import MERGE_PATCH, Api, RunnerApiError
+from .capacity import allocatable, machine_capacity
 from .settings import KubeletSettings
 from .status import HOST_IP, now, now_micro
 
@@ -36,14 +36,6 @@ def _read(path: str) -> str:
         return ""
 
 
-def _memory() -> str:
-    for line in _read("/proc/meminfo").splitlines():
-        if line.startswith("MemTotal:"):
-            return f"{line.split()[1]}Ki"
-    pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-    return str(pages * size)
-
-
 def _os_image() -> str:
     for line in _read("/etc/os-release").splitlines():
         if line.startswith("PRETTY_NAME="):
@@ -51,13 +43,12 @@ def _os_image() -> str:
     return platform.platform()
 
 
-def capacity(data_dir: Path) -> dict[str, str]:
-    """The machine's own resources: nothing is reserved, so allocatable is the same."""
+def capacity(data_dir: Path, settings: KubeletSettings) -> dict[str, str]:
+    """The machine's own resources (or the settings' figures): CPUs, memory, 110 pods."""
     return {
-        "cpu": str(os.cpu_count() or 1),
-        "memory": _memory(),
-        "pods": "110",
+        **machine_capacity(),
         "ephemeral-storage": str(shutil.disk_usage(data_dir).total),
+        **settings.capacity,
     }
 
 
@@ -66,7 +57,9 @@ class Node:
         self.api = api
         self.name = name
         self.settings = settings
-        self.capacity = capacity(data_dir)
+        self.capacity = capacity(data_dir, settings)
+        #: What pods may request in all: capacity less a kubelet's eviction reserve.
+        self.allocatable = allocatable(self.capacity)
         self.uid = ""
         self._ready_since = now()
         self._lease: Obj | None = None
@@ -88,7 +81,7 @@ class Node:
                     "lastTransitionTime": self._ready_since if kind == "Ready" else heartbeat}
         return {
             "capacity": self.capacity,
-            "allocatable": self.capacity,
+            "allocatable": self.allocatable,
             "conditions": [
                 condition("MemoryPressure", False, "KubeletHasSufficientMemory",
                           "the local runner does not watch memory"),

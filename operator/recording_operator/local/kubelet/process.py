@@ -3,7 +3,8 @@
 Each container gets its own session (process group), so SIGTERM and SIGKILL reach whatever the
 command started (a shell and its children, a recorder and its ffmpeg), the way a container's
 PID namespace is torn down as a whole. Children also get SIGTERM if the runner dies without
-stopping them (``PR_SET_PDEATHSIG``), so a killed ``dev`` leaves no recorder behind.
+stopping them (``PR_SET_PDEATHSIG``); in the embedded stack a reaper then SIGKILLs whatever did
+not end within its grace (``local/reaper.py``), so a killed ``dev`` leaves no recorder behind.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import ctypes
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -23,9 +24,17 @@ except OSError:  # not glibc: children simply do not die with the runner
     _LIBC = None
 
 
-def _die_with_runner() -> None:
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _dies_with(parent: int) -> Callable[[], None]:
+    """SIGTERM when the runner's thread dies; and if the runner died before the request took
+    effect (the child's parent is no longer the runner), SIGKILL at once."""
+
+    def arrange() -> None:
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arrange
 
 
 class Process:
@@ -53,7 +62,7 @@ class Process:
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_runner,  # only prctl, libc loaded beforehand
+                preexec_fn=_dies_with(os.getpid()),  # prctl and getppid only
             )
         return cls(proc)
 

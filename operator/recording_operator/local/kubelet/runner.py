@@ -12,10 +12,12 @@ from types import TracebackType
 from typing import Any
 
 from ...kube.connection import KubeTarget, connect
-from .api import Api, Gone, RunnerApiError
+from .api import MERGE_PATCH, Api, Gone, RunnerApiError
+from .capacity import Admission
 from .node import Node
 from .pod import NodeContext, PodWorker
 from .settings import KubeletSettings
+from .status import now
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -51,6 +53,11 @@ class LocalKubelet:
         #: Pods this runner removed from the API whose DELETED event has not arrived yet.
         self._removed: set[str] = set()
         self._binding: dict[str, asyncio.Task[None]] = {}
+        #: Pods bound to this node and not ended, with their requests (see .capacity).
+        self._admission: Admission | None = None
+        #: Pods waiting for room, by uid, oldest first; and the reason each was told.
+        self._waiting: dict[str, Obj] = {}
+        self._told: dict[str, str] = {}
         self._cleanup: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -71,6 +78,7 @@ class LocalKubelet:
             ca_pem = _ca_of(api_client.configuration)
             self._node = node = Node(api, self.node_name, self.data_dir, self.settings)
             await node.register()
+            self._admission = Admission(node.allocatable)
             self._context = NodeContext(api, self.data_dir, self.node_name, self.settings,
                                         ca_pem, node.capacity)
             scopes: list[str | None] = (
@@ -200,12 +208,20 @@ class LocalKubelet:
         node = spec.get("nodeName")
         if not node:
             scheduler = spec.get("schedulerName") or "default-scheduler"
-            if (meta.get("deletionTimestamp") or phase in TERMINAL or uid in self._binding
+            if (meta.get("deletionTimestamp") or phase in TERMINAL
                     or scheduler not in self.settings.scheduler_names):
+                self._waiting.pop(uid, None)
                 return
-            self._binding[uid] = asyncio.create_task(self._bind(pod))
+            if uid not in self._binding and (self._admission is None
+                                             or uid not in self._admission):
+                self._waiting[uid] = pod
+                self._admit()
             return
-        if node != self.node_name or uid in self._removed:
+        self._waiting.pop(uid, None)
+        if node != self.node_name:
+            return
+        self._count(pod, phase)
+        if uid in self._removed:
             return
         worker = self._workers.get(uid)
         if worker is not None:
@@ -221,6 +237,10 @@ class LocalKubelet:
     def _on_gone(self, pod: Obj) -> None:
         uid = (pod.get("metadata") or {}).get("uid", "")
         self._removed.discard(uid)
+        self._waiting.pop(uid, None)
+        self._told.pop(uid, None)
+        if self._admission is not None and self._admission.release(uid):
+            self._admit()
         binding = self._binding.get(uid)
         if binding is not None:
             binding.cancel()
@@ -250,6 +270,69 @@ class LocalKubelet:
                 body={"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
                       "preconditions": {"uid": meta["uid"]}})
 
+    # -- admission: bind only what fits -----------------------------------------------------
+
+    def _count(self, pod: Obj, phase: str | None) -> None:
+        """Keeps the node's tally: a pod bound here counts until it ends or is gone."""
+        if self._admission is None:
+            return
+        uid = pod["metadata"]["uid"]
+        if phase in TERMINAL:
+            if self._admission.release(uid):
+                self._admit()
+        elif uid not in self._admission:
+            self._admission.hold(pod)
+
+    def _admit(self) -> None:
+        """Binds the waiting pods that fit, oldest first; tells the others why they wait. The
+        oldest that does not fit blocks the rest, so a large pod is not starved by small ones."""
+        if self._admission is None or self._stopping:
+            return
+        for uid, pod in sorted(self._waiting.items(),
+                               key=lambda item: _created(item[1])):
+            reason = self._admission.why_not(pod)
+            if reason is not None:
+                if self._told.get(uid) != reason:
+                    self._told[uid] = reason
+                    self._spawn_cleanup_task(self._unschedulable(pod, reason))
+                break
+            del self._waiting[uid]
+            self._told.pop(uid, None)
+            self._admission.hold(pod)
+            self._binding[uid] = asyncio.create_task(self._bind(pod))
+
+    async def _unschedulable(self, pod: Obj, reason: str) -> None:
+        """What kube-scheduler says of a pod that fits nowhere: PodScheduled False
+        (Unschedulable) and a FailedScheduling Event, both shown by ``kubectl describe``."""
+        assert self._api is not None
+        meta = pod["metadata"]
+        path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                     "message": reason, "lastTransitionTime": now()}
+        try:
+            await self._api.request(
+                "PATCH", f"{path}/status", content_type=MERGE_PATCH,
+                body={"metadata": {"uid": meta["uid"]},
+                      "status": {"conditions": [condition]}})
+            await self._api.request(
+                "POST", f"/api/v1/namespaces/{meta['namespace']}/events", body={
+                    "apiVersion": "v1", "kind": "Event",
+                    "metadata": {"generateName": f"{meta['name']}.", "namespace":
+                                 meta["namespace"]},
+                    "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
+                                       "namespace": meta["namespace"], "uid": meta["uid"]},
+                    "reason": "FailedScheduling", "message": reason, "type": "Warning",
+                    "source": {"component": "local-kubelet"}, "count": 1,
+                    "firstTimestamp": now(), "lastTimestamp": now()})
+        except RunnerApiError as exc:
+            log.info("pod %s/%s waits (%s); could not say so: %s", meta["namespace"],
+                     meta["name"], reason, exc)
+
+    def _spawn_cleanup_task(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._cleanup.add(task)
+        task.add_done_callback(self._cleanup.discard)
+
     async def _bind(self, pod: Obj) -> None:
         """What the scheduler would do: POST pods/<name>/binding to this node. The uid in the
         binding makes it fail if the name now belongs to another pod."""
@@ -260,21 +343,33 @@ class LocalKubelet:
                              "uid": meta["uid"]},
                 "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name}}
         path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/binding"
+        settled = False
         try:
             for attempt in range(5):
                 try:
                     await self._api.request("POST", path, body=body)
                     log.info("bound pod %s/%s to %s", meta["namespace"], meta["name"],
                              self.node_name)
+                    settled = True
                     return
                 except RunnerApiError as exc:
                     if exc.status in (404, 409):
-                        return  # gone, or bound meanwhile
+                        settled = exc.status == 409  # bound meanwhile; 404: gone
+                        return
                     log.warning("binding pod %s/%s failed: %s", meta["namespace"],
                                 meta["name"], exc)
                     await asyncio.sleep(0.5 * 2 ** attempt)
         finally:
             self._binding.pop(meta["uid"], None)
+            if not settled and self._admission is not None:
+                # Not bound: its room is free again (a pod still there waits anew).
+                self._admission.release(meta["uid"])
+                self._admit()
+
+
+def _created(pod: Obj) -> tuple[str, str]:
+    meta = pod.get("metadata") or {}
+    return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
 
 
 def _ca_of(configuration: Any) -> bytes | None:

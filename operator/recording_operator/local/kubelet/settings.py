@@ -30,6 +30,9 @@ class KubeletSettings:
     minimum_grace: float = 2.0
     #: Added to every container's environment before its own env (e.g. PYTHONUNBUFFERED).
     base_env: Mapping[str, str] = field(default_factory=dict)
+    #: Replaces the machine's figures in the node's capacity (``cpu``, ``memory``, ``pods``):
+    #: tests make a small node; pods are bound only while their requests fit.
+    capacity: Mapping[str, str] = field(default_factory=dict)
     #: Timeout of one API call.
     request_timeout: float = 30.0
     #: How long the server keeps one watch request open; the watch then resumes from the
