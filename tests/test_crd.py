@@ -13,7 +13,12 @@ import pytest
 import yaml
 
 from recording_operator.local.controlplane import AdminError, ControlPlane
-from recording_operator.model.rules import SCHEDULE_PATTERN, is_valid_schedule
+from recording_operator.model.rules import (
+    CONTROL_CHARACTERS,
+    SCHEDULE_PATTERN,
+    TEXT_CONTROL_CHARACTERS,
+    is_valid_schedule,
+)
 
 pytestmark = pytest.mark.controlplane
 
@@ -70,6 +75,20 @@ def test_schedule_pattern_is_the_models() -> None:
     assert spec_schema()["properties"]["schedule"]["pattern"] == SCHEDULE_PATTERN
 
 
+def test_control_character_rules_are_the_models() -> None:
+    props = spec_schema()["properties"]
+    rules = {
+        "id": props["id"], "stream.name": props["stream"]["properties"]["name"],
+        "filePath": props["filePath"], "infoPath": props["infoPath"],
+    }
+    for field, schema in rules.items():
+        assert {"rule": f'!self.matches(r"{CONTROL_CHARACTERS}")',
+                "message": f"{field} must not contain control characters"} \
+            in schema["x-kubernetes-validations"], field
+    assert props["metadata"]["x-kubernetes-validations"][0]["rule"] == \
+        f'!self.matches(r"{TEXT_CONTROL_CHARACTERS}")'
+
+
 def test_a_minimal_recording_gets_the_defaults(controlplane: ControlPlane, namespace: str) -> None:
     made = create(controlplane, namespace, {"id": "a", "stream": {"name": "s"}})
     assert made["spec"] == {"id": "a", "vhost": "default", "app": "app",
@@ -90,6 +109,16 @@ def test_a_full_recording_is_accepted(controlplane: ControlPlane, namespace: str
            name="i")
     create(controlplane, namespace, {"id": "z", "stream": {"name": "s"}, "interval": 0,
                                      "schedule": "0 */1 *"}, name="z")
+
+
+def test_a_leading_slash_and_long_names_up_to_255_bytes_are_accepted(
+    controlplane: ControlPlane, namespace: str
+) -> None:
+    # OME's documented example path, as its clients send it
+    spec = {"id": "ome", "stream": S, "filePath": "/path/to/save/recorded/file_${Sequence}.ts",
+            "infoPath": "/" + "\u00e9" * 127 + "x/info.xml", "metadata": "line\n\tnext",
+            "interval": 1000}
+    assert create(controlplane, namespace, spec)["spec"]["filePath"] == spec["filePath"]
 
 
 S = {"name": "s"}
@@ -118,8 +147,23 @@ S = {"name": "s"}
          "[Interval] and [Schedule] cannot be used at the same time"),
         ({"id": "a", "stream": S, "filePath": "../x.ts"},
          "spec.filePath: Invalid value: \"../x.ts\": filePath must stay inside the storage root"),
-        ({"id": "a", "stream": S, "filePath": "/abs/x.ts"},
+        ({"id": "a", "stream": S, "filePath": "/../x.ts"},
          "filePath must stay inside the storage root"),
+        ({"id": "a\x01", "stream": S}, "id must not contain control characters"),
+        ({"id": "a", "stream": {"name": "s\x7f"}},
+         "stream.name must not contain control characters"),
+        ({"id": "a", "stream": S, "filePath": "a\nb.ts"},
+         "filePath must not contain control characters"),
+        ({"id": "a", "stream": S, "infoPath": "a\x1b.xml"},
+         "infoPath must not contain control characters"),
+        ({"id": "a", "stream": S, "metadata": "bell\x07"},
+         "metadata must not contain control characters"),
+        ({"id": "a", "stream": S, "filePath": "d/" + "\u00e9" * 128 + ".ts"},
+         "filePath must not have a name longer than 255 bytes"),
+        ({"id": "a", "stream": S, "infoPath": "x" * 252 + ".xml"},
+         "infoPath must not have a name longer than 255 bytes"),
+        ({"id": "a", "stream": S, "interval": 999},
+         "interval must be 0 (no split) or at least 1000 milliseconds"),
         ({"id": "a", "stream": S, "filePath": "a/./x.ts"},
          "filePath must stay inside the storage root"),
         ({"id": "a", "stream": S, "filePath": "x.mkv"}, "filePath must end with .ts or .mp4"),
@@ -229,3 +273,18 @@ spec: {{id: both, stream: {{name: s}}, interval: 1000, schedule: "0 */1 *"}}
     assert result.stdout.split("\n")[0].split() == ["NAME", "ID", "STREAM", "STATE", "SEQUENCE",
                                                     "AGE"]
     assert result.stdout.split("\n")[1].split()[:3] == ["both", "both", "s"]
+
+
+def test_kubectl_cannot_create_a_recording_with_control_characters(
+    controlplane: ControlPlane, namespace: str
+) -> None:
+    _retrying(lambda: controlplane.request("GET", BASE.format(ns=namespace)))
+    # JSON is YAML: the escapes reach the server as real control characters
+    bad = ('{"apiVersion": "recording-operator.dev/v1alpha1", "kind": "Recording", '
+           f'"metadata": {{"name": "ctl", "namespace": "{namespace}"}}, '
+           '"spec": {"id": "a\\u0001b", "stream": {"name": "s"}, "metadata": "x\\u001b[31m"}}')
+    result = subprocess.run([KUBECTL, f"--kubeconfig={controlplane.admin_kubeconfig}", "apply",
+                             "-f", "-"], input=bad, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "id must not contain control characters" in result.stderr
+    assert "metadata must not contain control characters" in result.stderr
