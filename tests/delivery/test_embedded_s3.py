@@ -5,7 +5,9 @@ future catalogue would subscribe) told about each step with valid signatures."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,17 +27,55 @@ pytestmark = [pytest.mark.e2e, pytest.mark.controlplane, pytest.mark.media]
 TOKEN = "s3-e2e-token"
 
 
-@pytest.fixture
-def stack_s3(tmp_path: Path, receiver: Receiver) -> Iterator[EmbeddedStack]:
+@pytest.fixture(scope="module")
+def hook() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def stack_s3(tmp_path_factory: pytest.TempPathFactory, hook: Receiver,
+             ) -> Iterator[EmbeddedStack]:
     options = StackOptions(port=free_port(), rtmp_port=free_port(), access_token=TOKEN,
-                           demo=False, data_dir=tmp_path / "data", s3=True,
-                           event_receiver=(receiver.url, SECRET),
-                           operator_args=["--stop-poll=0.5"])
+                           demo=False, data_dir=tmp_path_factory.mktemp("s3e2e") / "data",
+                           s3=True, event_receiver=(hook.url, SECRET),
+                           operator_args=["--stop-poll=0.5", "--restart-backoff=1"])
     stack = EmbeddedStack(options).start()
     try:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", seconds=4, fps=25,
+                     gop_frames=25)
+
+
+class Api:
+    def __init__(self, stack: EmbeddedStack) -> None:
+        self.client = httpx.Client(base_url=stack.api_url, timeout=10,
+                                   headers={"Authorization": "Basic czMtZTJlLXRva2Vu"})
+
+    def call(self, action: str, body: dict[str, object]) -> list[dict[str, object]]:
+        answer = self.client.post(f"/vhosts/default/apps/app:{action}", json=body)
+        assert answer.status_code == 200, answer.text
+        response = answer.json()["response"]
+        return response if isinstance(response, list) else [response]
+
+    def sequence(self, record_id: str) -> int:
+        tasks = self.call("records", {"id": record_id})
+        return int(str(tasks[0].get("sequence", 0))) if tasks else -1
+
+
+def _keys(client: object, prefix: str) -> set[str]:
+    listing = client.list_objects_v2(Bucket="recordings").get(  # type: ignore[attr-defined]
+        "Contents", [])
+    return {item["Key"] for item in listing if prefix in item["Key"]}
 
 
 def _ffprobe(path: Path) -> set[str]:
@@ -47,55 +87,95 @@ def _ffprobe(path: Path) -> set[str]:
 
 
 def test_a_recording_ends_with_every_file_in_the_bucket_and_none_left_locally(
-        stack_s3: EmbeddedStack, receiver: Receiver, tmp_path: Path) -> None:
+        stack_s3: EmbeddedStack, hook: Receiver, clip: Path, tmp_path: Path) -> None:
     stack = stack_s3
     assert stack.s3 is not None and stack.media is not None
-    clip = make_clip(tmp_path / "clip.mp4", seconds=4, fps=25, gop_frames=25)
     stream = f"s3{secrets.token_hex(3)}"
     publisher = Publisher.clip(clip, stack.media.rtmp_url("app", stream)).start()
-    api = httpx.Client(base_url=stack.api_url, timeout=10,
-                       headers={"Authorization": "Basic czMtZTJlLXRva2Vu"})
+    api = Api(stack)
     try:
         stack.media.wait_live("app", stream, timeout=15)
-
-        def call(action: str, body: dict[str, object]) -> list[dict[str, object]]:
-            answer = api.post(f"/vhosts/default/apps/app:{action}", json=body)
-            assert answer.status_code == 200, answer.text
-            response = answer.json()["response"]
-            return response if isinstance(response, list) else [response]
-
-        call("startRecord", {"id": "s3rec", "stream": {"name": stream}, "interval": 3000})
-        wait_for(lambda: int(call("records", {"id": "s3rec"})[0].get("sequence", 0)) >= 2, 60,
-                 "a third file under way")
-        call("stopRecord", {"id": "s3rec"})
-        wait_for(lambda: call("records", {"id": "s3rec"}) == [], 30, "the task gone at once")
+        api.call("startRecord", {"id": "s3rec", "stream": {"name": stream}, "interval": 3000})
+        wait_for(lambda: api.sequence("s3rec") >= 2, 60, "a third file under way")
+        api.call("stopRecord", {"id": "s3rec"})
+        wait_for(lambda: api.call("records", {"id": "s3rec"}) == [], 30, "the task gone")
     finally:
         publisher.stop()
-        api.close()
+        api.client.close()
     root = stack.recordings_dir
     info = next(p for p in root.glob("*.xml") if stream in p.name)
     entries = wait_for(lambda: (lambda e: e if e and e[-1].last_sequence else None)(read(info)),
                        30, "the last file's entry")
     client = stack.s3.client()
-
-    def keys() -> set[str]:
-        listing = client.list_objects_v2(Bucket="recordings").get("Contents", [])
-        return {item["Key"] for item in listing}
-
     wanted = {f"default/app/{e.file_path}" for e in entries} | {f"default/app/{info.name}"}
-    wait_for(lambda: wanted <= keys(), 60, "every file and the info XML in the bucket",
-             lambda: repr(sorted(keys())))
+    wait_for(lambda: wanted == _keys(client, stream), 60,
+             "every file and the info XML in the bucket, nothing else",
+             lambda: repr(sorted(_keys(client, stream))))
     wait_for(lambda: not any((root / e.file_path).exists() for e in entries), 30,
              "the local copies removed")
-    wait_for(lambda: len(receiver.of_type("file.uploaded")) == len(entries), 30,
+    wait_for(lambda: len([r for r in hook.of_type("file.uploaded")
+                          if r.data["id"] == "s3rec"]) == len(entries), 30,
              "an uploaded event per file at the extra receiver")
-    sizes = {r.data["filePath"]: r.data["size"] for r in receiver.of_type("file.uploaded")}
+    sizes = {r.data["filePath"]: r.data["size"] for r in hook.of_type("file.uploaded")}
     for e in entries:
         local = tmp_path / Path(e.file_path).name
         local.write_bytes(client.get_object(Bucket="recordings",
                                             Key=f"default/app/{e.file_path}")["Body"].read())
         assert local.stat().st_size == sizes[e.file_path] > 0
         assert _ffprobe(local) >= {"video"}, e.file_path
-    wait_for(lambda: receiver.of_type("recording.stopped"), 10, "the stopped event")
-    assert receiver.types()[0] == "recording.started"
-    assert receiver.refused == 0
+    wait_for(lambda: [r for r in hook.of_type("recording.stopped") if r.data["id"] == "s3rec"],
+             10, "the stopped event")
+    mine = [r for r in hook.received if r.data.get("id") == "s3rec"]
+    assert mine[0].type.endswith("recording.started")
+    assert hook.refused == 0
+
+
+def test_sigkill_of_every_component_and_the_store_down_at_the_end_lose_no_file(
+        stack_s3: EmbeddedStack, hook: Receiver, clip: Path) -> None:
+    """Delivery, API, operator and the recorder SIGKILLed while files finish and go up; the
+    store down when the recording stops: stopRecord still answers at once, and once the store
+    is back every finished file is in the bucket under its one key."""
+    from tests.e2e.test_embedded import recorder_pids
+
+    stack = stack_s3
+    assert stack.s3 is not None and stack.media is not None
+    stream = f"kill{secrets.token_hex(3)}"
+    publisher = Publisher.clip(clip, stack.media.rtmp_url("app", stream)).start()
+    api = Api(stack)
+    rid = f"killed-{stream}"
+    try:
+        stack.media.wait_live("app", stream, timeout=15)
+        api.call("startRecord", {"id": rid, "stream": {"name": stream}, "interval": 2000})
+        wait_for(lambda: api.sequence(rid) >= 1, 60, "a first file finished")
+        for name in ("delivery", "api", "operator"):
+            stack.restart(name, kill=True)
+        [victim] = wait_for(lambda: recorder_pids(stack, rid), 20, "the recorder process")
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: [p for p in recorder_pids(stack, rid) if p != victim], 60,
+                 "a replacement recorder")
+        before = api.sequence(rid)
+        wait_for(lambda: api.sequence(rid) >= before + 2, 60, "two more files")
+        stack.restart("delivery", kill=True)
+        stack.s3.stop()
+        try:
+            api.call("stopRecord", {"id": rid})
+            wait_for(lambda: api.call("records", {"id": rid}) == [], 30,
+                     "the task gone although the store is down")
+        finally:
+            stack.s3.start()
+    finally:
+        publisher.stop()
+        api.client.close()
+    root = stack.recordings_dir
+    info = next(p for p in root.glob("*.xml") if stream in p.name)
+    entries = wait_for(lambda: (lambda e: e if e and e[-1].last_sequence else None)(read(info)),
+                       30, "the last file's entry")
+    client = stack.s3.client()
+    wanted = {f"default/app/{e.file_path}" for e in entries} | {f"default/app/{info.name}"}
+    wait_for(lambda: wanted == _keys(client, stream), 90,
+             "every finished file in the bucket once, nothing else",
+             lambda: repr(sorted(_keys(client, stream))))
+    wait_for(lambda: not any((root / e.file_path).exists() for e in entries), 30,
+             "the local copies removed")
+    assert not client.list_multipart_uploads(Bucket="recordings").get("Uploads")
+    assert hook.refused == 0
