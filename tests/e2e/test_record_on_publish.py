@@ -213,3 +213,28 @@ def test_omes_documented_record_map_records_unchanged(
     for entry in entries:
         assert entry["filePath"].endswith(".mp4")
         plays(base / entry["filePath"].lstrip("/"))
+
+
+def test_a_publish_wakes_a_reserved_task_at_once(
+    stack: EmbeddedStack, client: Client, clip: Path, publishers: list[Publisher]
+) -> None:
+    """A reservation made with startRecord: nginx-rtmp's on_publish reaches its waiting recorder
+    through the API (its log says so), instead of its next poll of the source."""
+    stream = f"resv{secrets.token_hex(3)}"
+    answer = client.http.post("/vhosts/default/apps/app:startRecord", json={
+        "id": stream, "stream": {"name": stream}, "filePath": "${Stream}/${Sequence}.ts",
+        "infoPath": "${Stream}/info.xml"})
+    assert answer.status_code == 200, answer.text
+    pods = stack.data_dir / "kubelet" / "pods"
+
+    def recorder_log() -> str:
+        logs = list(pods.glob(f"*{stream}*/*.log")) if pods.is_dir() else []
+        return "".join(p.read_text(errors="replace") for p in logs)
+
+    wait_for(lambda: "listening for publish notifications" in recorder_log(), 60,
+             "the reserved task's recorder listening")
+    _publish(stack, clip, "app", stream, publishers)
+    wait_for(lambda: "reports the stream published" in recorder_log(), 30, "the wake")
+    directory = stack.recordings_dir / "default" / "app" / stream
+    wait_for(lambda: _has_bytes(directory), 30, "the first bytes on disk")
+    assert client.tasks("app", stream)[0]["isConfig"] is False

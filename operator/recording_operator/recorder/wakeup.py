@@ -71,6 +71,8 @@ class PublishWatch:
         self._connection: http.client.HTTPConnection | None = None
         self._thread = threading.Thread(target=self._run, name="publish-watch", daemon=True)
         self.wakes = 0
+        #: The watch has been open at least once (notifications can reach this recorder).
+        self.watching = False
 
     def start(self) -> PublishWatch:
         self._thread.start()
@@ -128,6 +130,9 @@ class PublishWatch:
                 if response.status == 401:
                     endpoint.authorization(True)  # a rotated token: read it again
                 raise ValueError(f"watch answered {response.status}: {body}")
+            if not self.watching:
+                log.info("listening for publish notifications (watching %s)", self.name)
+            self.watching = True
             for line in response:
                 if self._stopping.is_set():
                     return
