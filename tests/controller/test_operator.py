@@ -255,7 +255,8 @@ def test_delete_releases_the_recording_only_after_the_recorder_reported(
     assert kube.recording(name) is not None
     assert kube.status(name)["state"] == "stopping"
 
-    kube.report(name, {"recorder": {"state": "stopping", "finished": True},
+    kube.report(name, {"recorder": {"state": "stopping", "finished": True,
+                                    "podUID": terminating["metadata"]["uid"]},
                        "files": [{"sequence": 4, "filePath": "x.ts", "recordBytes": 1,
                                   "recordTime": 1, "startTime": "s", "finishTime": "f",
                                   "lastSequence": True}]})
@@ -284,6 +285,28 @@ def test_a_finished_report_of_an_earlier_pod_does_not_release_a_stop(
     state_is(kube, name, "stopping")
     wait_for(lambda: _stop_retries(kube, name) >= 3, 20, "three stop checks")
     assert kube.recording(name) is not None, "released on the earlier pod's report"
+
+    kube.report(name, {"recorder": {"state": "stopped", "finished": True, "podUID": current}})
+    wait_for(lambda: kube.recording(name) is None, 20, "the Recording to go")
+
+
+def test_a_finished_report_that_names_no_pod_does_not_release_a_stop(
+    kube: Kube, start_operator: StartOperator
+) -> None:
+    """"finished" counts only with the stopped pod's uid, always: a report naming no pod may
+    come from anywhere (an earlier recorder, a hand-made patch), not from this pod."""
+    start_operator("--stop-timeout", "120")
+    name = api_made(kube)
+    current = pod_of(kube, name)["metadata"]["uid"]
+    kube.bind(name)
+    kube.set_phase(name, "Running")
+    kube.report(name, {"recorder": {"state": "recording", "podUID": current}})
+    state_is(kube, name, "recording")
+    kube.delete_recording(name)
+    state_is(kube, name, "stopping")
+    kube.report(name, {"recorder": {"state": "stopped", "finished": True, "podUID": None}})
+    wait_for(lambda: _stop_retries(kube, name) >= 3, 20, "three stop checks")
+    assert kube.recording(name) is not None, "released on a report that names no pod"
 
     kube.report(name, {"recorder": {"state": "stopped", "finished": True, "podUID": current}})
     wait_for(lambda: kube.recording(name) is None, 20, "the Recording to go")
@@ -445,7 +468,8 @@ def test_a_reused_id_waits_for_the_previous_recorder_to_go(
     kube.set_phase(name, "Running")
     kube.delete_recording(name)
     state_is(kube, name, "stopping")
-    kube.report(name, {"recorder": {"state": "stopping", "finished": True}})
+    kube.report(name, {"recorder": {"state": "stopping", "finished": True,
+                                    "podUID": old["metadata"]["uid"]}})
     wait_for(lambda: kube.recording(name) is None, 20, "the old Recording to go")
     assert kube.pod(name)["metadata"]["deletionTimestamp"]  # type: ignore[index]
 

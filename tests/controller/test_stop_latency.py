@@ -29,7 +29,7 @@ def test_a_stop_ends_well_before_one_stop_poll_interval(
 ) -> None:
     start_operator("--stop-poll", "10", "--stop-timeout", "120")
     name = api_made(kube)
-    pod_of(kube, name)
+    pod_uid = pod_of(kube, name)["metadata"]["uid"]
     kube.bind(name)
     kube.set_phase(name, "Running")
     kube.report(name, {"recorder": {"state": "recording"}})
@@ -39,7 +39,7 @@ def test_a_stop_ends_well_before_one_stop_poll_interval(
     kube.delete_recording(name)
     wait_for(lambda: (p := kube.pod(name)) and p["metadata"].get("deletionTimestamp"), 10,
              "the pod to get SIGTERM")
-    kube.report(name, {"recorder": {"state": "stopping", "finished": True}})
+    kube.report(name, {"recorder": {"state": "stopping", "finished": True, "podUID": pod_uid}})
     wait_for(lambda: kube.recording(name) is None, 20, "the Recording to go")
     # a fixed 10 s interval would hold it at least 10 s; checks at 0.25, 0.75, 1.75, 3.75 s…
     assert time.monotonic() - deleted < 6

@@ -69,7 +69,10 @@ async def finalize(
         return
     pod_uid = pod["metadata"]["uid"]
     report = status.recorder
-    if report is not None and report.finished and report.pod_uid in (None, pod_uid):
+    # Only the report of the pod being stopped counts: one that names no pod, or an earlier
+    # pod (drained with its node, it also finished), is no news of this pod's last file. The
+    # recorder admission policy lets a recorder stamp its own pod's uid only.
+    if report is not None and report.finished and report.pod_uid == pod_uid:
         events.normal(
             body, "Stopped", "the recorder finished its last file; the Recording is removed"
         )
