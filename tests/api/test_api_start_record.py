@@ -204,6 +204,19 @@ def test_every_field_reaches_the_spec_and_the_task(api: Api) -> None:
     assert spec["filePath"] == body["filePath"]
 
 
+def test_ome_absolute_paths_are_taken_as_the_storage_root(api: Api) -> None:
+    # as the OvenMediaEngine Go SDK's StartRecording sends its documented example
+    body = {"id": "sdk", "stream": {"name": "cam"},
+            "filePath": "/path/to/save/recorded/file_${Sequence}.ts",
+            "infoPath": "/path/to/save/recorded/info.xml", "metadata": "line 1\nline 2"}
+    answer = start(api, body)
+    assert answer.status_code == 200, answer.text
+    task = answer.json()["response"]
+    spec = api.recording("sdk")["spec"]
+    for key in ("filePath", "infoPath", "metadata"):
+        assert task[key] == spec[key] == body[key]
+
+
 def test_7_a_duplicate_id_is_409(api: Api) -> None:
     api.start("dup")
     expect(start(api, {"id": "dup", "stream": {"name": "other"}}), 409,
