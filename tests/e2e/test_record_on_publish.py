@@ -22,7 +22,7 @@ from recording_operator.local.controlplane import free_port
 from recording_operator.local.publisher import Publisher
 from recording_operator.local.stack import EmbeddedStack, StackOptions
 from recording_operator.model.rules import path_problem
-from tests.api.test_api_notify import ome_webhook, plain, srs_hook
+from tests.api.test_notify import ome_webhook, plain, srs_hook
 from tests.recorder.checks import read_info
 from tests.waiting import wait_for
 
