@@ -23,7 +23,7 @@ from tests.waiting import wait_for
 
 from .support import SECRET, Receiver
 
-pytestmark = [pytest.mark.e2e, pytest.mark.controlplane, pytest.mark.media]
+pytestmark = [pytest.mark.e2e, pytest.mark.controlplane, pytest.mark.media, pytest.mark.s3]
 TOKEN = "s3-e2e-token"
 
 

@@ -21,6 +21,8 @@ from tests.waiting import wait_for
 from .support import DeliveryThread, Receiver, app_target, fast_settings, finish_file
 from .test_uploader import _get, _objects
 
+pytestmark = pytest.mark.s3
+
 
 @pytest.mark.parametrize("outage", [
     pytest.param(3.0, id="seconds"),

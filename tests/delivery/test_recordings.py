@@ -26,7 +26,7 @@ from tests.waiting import wait_for
 from .support import DeliveryThread, Receiver, app_target, fast_settings, finish_file
 from .test_uploader import _objects
 
-pytestmark = pytest.mark.controlplane
+pytestmark = [pytest.mark.controlplane, pytest.mark.s3]
 
 
 def _secret(controlplane: ControlPlane, namespace: str, name: str, data: dict[str, str]) -> None:

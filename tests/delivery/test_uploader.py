@@ -16,6 +16,8 @@ from tests.waiting import wait_for
 
 from .support import DeliveryThread, Receiver, app_target, fast_settings, finish_file
 
+pytestmark = pytest.mark.s3
+
 
 def _objects(s3: S3Server, bucket: str) -> dict[str, dict[str, Any]]:
     client = s3.client()
