@@ -155,6 +155,24 @@ def history() -> str:
     return "\n".join(lines)
 
 
+def _delivery(figures: Sequence[Figure]) -> str:
+    ratio = _find(figures, "upload throughput, x a plain bulk PUT")
+    cpu = _find(figures, "delivery CPU per GB uploaded")
+    if ratio is None or cpu is None or ratio.met is not False:
+        return ""
+    runs = ", ".join(f"{v:.2f}" for v in ratio.runs)
+    return f"""\
+**Upload throughput is missed** ({_v(ratio)}x a plain bulk PUT of the same files in the same
+run; runs: {runs}; goal >= 0.8). Delivery is not CPU-bound ({_v(cpu, 1)} CPU s per GB): the
+difference is waiting. Per file it makes more round trips than one PUT (a multipart upload's
+create and complete, the HEAD that reads size and ETag back before the local copy may go) and
+the store does more (versitygw's POSIX backend writes the parts, then joins them; every part's
+Content-MD5 is checked). On a loaded machine the runs spread widely: the details give both
+times of every run, the baseline's included.
+"""
+
+
 def notes(figures: Sequence[Figure]) -> str:
-    parts = [_reservation(figures), _recorder(figures), _growth(figures), history()]
+    parts = [_reservation(figures), _recorder(figures), _growth(figures), _delivery(figures),
+             history()]
     return "\n".join(p for p in parts if p)
