@@ -246,15 +246,21 @@ class Recorder:
             at = dts_us + offset
             pts_us = ((pts * num * 2 + den) // (2 * den) if pts is not None else dts_us) + offset
             if admit(slot, at):
-                # In order and nothing held (the common case): straight into the open file,
+                # In order and nothing held (a track catching up): straight into the open file,
                 # without a Sample, unless this keyframe may start a file (then _emit decides).
                 if at >= recorder._file_start and not (key and slot == default):
                     recorder._write_packet(pkt, slot, at, pts_us, dur_us)
                 else:
                     emit(Sample(at, slot, pts_us, dur_us, key, pkt))
                 return
+            # Ahead of another track (most packets of an interleaved source): held, and what
+            # is now safe goes out, the same way.
             for ready in hold(Sample(at, slot, pts_us, dur_us, key, pkt)):
-                emit(ready)
+                if ready.dts >= recorder._file_start and not (ready.key and ready.slot == default):
+                    recorder._write_packet(ready.packet, ready.slot, ready.dts, ready.pts,
+                                           ready.duration)
+                else:
+                    emit(ready)
 
         dropped = True
         reason = "the stream ended"
