@@ -60,6 +60,17 @@ def test_the_delivery_deployment_runs_deliver_on_the_recordings_claim(release: R
     assert box["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert _deployment(release)["spec"]["replicas"] == 1
+    [service] = [s for s in release.find("Service") if s["metadata"]["name"].endswith(
+        "-delivery-metrics")]
+    [port] = box["ports"]
+    assert service["spec"]["ports"][0]["targetPort"] == port["name"] == "metrics"
+    assert args.metrics_port == port["containerPort"] == service["spec"]["ports"][0]["port"]
+    assert service["spec"]["selector"].items() <= pod_labels(release).items()
+
+
+def pod_labels(release: Release) -> dict[str, str]:
+    labels: dict[str, str] = _deployment(release)["spec"]["template"]["metadata"]["labels"]
+    return labels
 
 
 def test_the_delivery_role_is_the_rules_file_plus_the_named_secrets(release: Release) -> None:
