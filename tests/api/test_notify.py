@@ -116,7 +116,9 @@ def notify_api(
 ) -> Iterator[Notifier]:
     config = parse_config({"namespace": namespace, "vhosts": {
         "default": {"apps": {"app": {"source": SOURCE, "streamMap": RULES},
-                             "plain-app": {"source": SOURCE}}},
+                             "plain-app": {"source": SOURCE},
+                             "limited": {"source": SOURCE, "maxTasks": 1, "streamMap": [
+                                 {"streamName": "*"}, {"streamName": "*", "interval": 1000}]}}},
         "live": {"apps": {"app": {"source": SOURCE, "streamMap": [{"streamName": "*"}]}}},
     }})
     settings = ApiSettings(config=config, access_token=TOKEN,
@@ -315,3 +317,22 @@ def test_the_answer_does_not_wait_for_kubernetes() -> None:
         took = time.monotonic() - started
     assert answer.status_code == 200
     assert took < settings.kube_timeout / 2  # not held by the (failing) Kubernetes calls
+
+
+def _refused(notify_api: Notifier) -> float:
+    scrape = notify_api.api.client.get("/v1/notify/metrics", headers=basic()).text
+    found = re.search(r'^recording_operator_api_notifications_total'
+                      r'\{outcome="refused_limit"\} (\S+)$', scrape, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_rule_tasks_respect_the_apps_max_tasks(notify_api: Notifier) -> None:
+    """maxTasks bounds rule tasks as it bounds startRecord (a soft limit: notifications of
+    two streams applied at the same moment may both pass, as two startRecords may)."""
+    before = _refused(notify_api)
+    notify_api.send("plain", "publish", "cam-1", app="limited")  # two rules match: one task
+    wait_for(lambda: _refused(notify_api) == before + 1, 10, "the second rule refused")
+    notify_api.send("plain", "publish", "cam-2", app="limited")  # no room left
+    wait_for(lambda: _refused(notify_api) == before + 2, 10, "the next stream refused")
+    tasks = notify_api.api.records(app="limited")
+    assert [(t["stream"]["name"], t["isConfig"]) for t in tasks] == [("cam-1", True)]

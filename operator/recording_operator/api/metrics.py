@@ -14,7 +14,8 @@ REGISTRY = CollectorRegistry()
 NOTIFICATIONS = Counter(
     "recording_operator_api_notifications",
     "Publish notifications by outcome: received, ignored_unknown_app, woken (a waiting task "
-    "told), rule_started, rule_ended, failed (Kubernetes refused or was unreachable).",
+    "told), rule_started, rule_ended, refused_limit (the app's maxTasks), failed (Kubernetes "
+    "refused or was unreachable).",
     ["outcome"],
     registry=REGISTRY,
 )

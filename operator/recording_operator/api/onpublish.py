@@ -37,7 +37,14 @@ from ..model.timefmt import format_time, now
 from . import metrics
 from .dialects import Event, StreamEvent
 from .manifest import recording_manifest
-from .store import AlreadyExists, Recording, RecordingStore, Rejected, StoreUnavailable
+from .store import (
+    AlreadyExists,
+    QuotaExceeded,
+    Recording,
+    RecordingStore,
+    Rejected,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +124,7 @@ class PublishEffects:
                     await self.published(vhost, event.app, event.stream)
                 else:
                     await self.unpublished(vhost, event.app, event.stream)
-        except (StoreUnavailable, Rejected) as exc:
+        except (StoreUnavailable, Rejected, QuotaExceeded) as exc:
             self._count("failed")
             log.warning("%s of %s/%s/%s not applied: %s (polling remains)", event.event.value,
                         vhost, event.app, event.stream, exc)
@@ -133,11 +140,21 @@ class PublishEffects:
     async def published(self, vhost: str, app: str, stream: str) -> None:
         namespace = self._config.namespace_of(vhost, app)
         store = self._store()
-        tasks = [r for r in await store.list(namespace, vhost, app) if _stream_of(r) == stream]
+        everything = await store.list(namespace, vhost, app)
+        tasks = [r for r in everything if _stream_of(r) == stream]
         await self._wake(store, namespace, tasks)
         app_cfg = self._config.app(vhost, app)
+        count = len(everything)
         for rule in matching(app_cfg.rules if app_cfg else [], stream):
-            await self._start_rule_task(store, namespace, vhost, app, stream, rule)
+            # the app's maxTasks bounds rule tasks as it bounds startRecord (a soft limit)
+            limit = app_cfg.max_tasks if app_cfg else None
+            if limit is not None and count >= limit:
+                self._count("refused_limit")
+                log.warning("rule %r not applied to %s/%s/%s: the app has its maxTasks (%d)",
+                            rule.stream_name, vhost, app, stream, limit)
+                return
+            if await self._start_rule_task(store, namespace, vhost, app, stream, rule):
+                count += 1
 
     async def _wake(self, store: RecordingStore, namespace: str, tasks: list[Recording]) -> None:
         mark = {ANNOTATION_PUBLISHED: format_time(now())}
@@ -153,7 +170,8 @@ class PublishEffects:
                 self._count("woken")
 
     async def _start_rule_task(self, store: RecordingStore, namespace: str, vhost: str,
-                               app: str, stream: str, rule: StreamMapRule) -> None:
+                               app: str, stream: str, rule: StreamMapRule) -> bool:
+        """Makes the rule's task for the stream; True when a new one was made."""
         name = rule_recording_name(vhost, app, stream, rule.key)
         body = recording_manifest(
             rule.spec(vhost, app, stream, new_rule_id()), namespace, format_time(now()),
@@ -167,20 +185,20 @@ class PublishEffects:
                 if existing is not None and not _deleting(existing):
                     log.info("rule task %s for %s/%s/%s exists already", name, vhost, app,
                              stream)
-                    return
+                    return False
                 # the previous session's task is finishing its last file (or went in between):
                 # the new one follows
                 if time.monotonic() > deadline:
                     self._count("failed")
                     log.warning("rule task %s still finishing after %.0f s; not restarted",
                                 name, self._replace_timeout)
-                    return
+                    return False
                 await asyncio.sleep(_REPLACE_POLL_S)
                 continue
             self._count("rule_started")
             log.info("rule %r started task %s for %s/%s/%s", rule.stream_name, name, vhost,
                      app, stream)
-            return
+            return True
 
     async def unpublished(self, vhost: str, app: str, stream: str) -> None:
         namespace = self._config.namespace_of(vhost, app)
