@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from recording_operator.delivery import metrics
+from recording_operator.delivery.service import Receiver as ExtraReceiver
 from recording_operator.local.s3server import S3Server
 from tests.waiting import wait_for
 
@@ -132,5 +133,21 @@ def test_a_refusing_store_keeps_the_files_and_names_the_reason(
         wait_for(lambda: counter._value.get() >= before + 2, 20, f"{reason} counted, retried")
         assert (root / entry.file_path).exists(), "the file is kept"
         assert not _objects(s3, bucket)
+    finally:
+        delivery.stop()
+
+
+def test_an_extra_receiver_hears_about_apps_without_a_delivery_block(
+        root: Path, receiver: Receiver, tmp_path: Path) -> None:
+    """As a recordings catalogue would subscribe in the embedded mode."""
+    settings = fast_settings(tmp_path / "state",
+                             extra_receivers=(ExtraReceiver(receiver.url, receiver.secret),))
+    delivery = DeliveryThread([app_target(root)], settings).start()
+    try:
+        entry = finish_file(root, "cat", 1, last=True)
+        wait_for(lambda: receiver.of_type("recording.stopped"), 20, "the events")
+        assert receiver.types() == ["recording.started", "file.finished", "recording.stopped"]
+        assert receiver.of_type("file.finished")[0].data["filePath"] == entry.file_path
+        assert (root / entry.file_path).exists(), "no upload configured: the file stays"
     finally:
         delivery.stop()

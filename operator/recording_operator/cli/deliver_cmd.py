@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         extra = (Receiver(args.extra_receiver, secret),)
-    targets = [t for t in app_targets(config, args.storage_root, dict(args.app_root)) if t.active]
+    targets = [t for t in app_targets(config, args.storage_root, dict(args.app_root))
+               if t.active or extra]
     if not targets:
         logging.getLogger(__name__).warning("no app has upload, events or retention: idle")
     settings = DeliverySettings(

@@ -100,7 +100,9 @@ class _Note:
 class DeliveryService:
     def __init__(self, targets: list[AppTarget], settings: DeliverySettings,
                  recordings: Recordings | None = None) -> None:
-        self.targets = {t.name: t for t in targets if t.active}
+        # An extra receiver (e.g. a catalogue) hears about every app's files, with or without
+        # a delivery block of its own.
+        self.targets = {t.name: t for t in targets if t.active or settings.extra_receivers}
         self.settings = settings
         self.recordings = recordings
         self.journal = Journal(settings.state_dir / "journal.db")
