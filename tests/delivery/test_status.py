@@ -5,8 +5,10 @@ change)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
+from recording_operator.delivery import events as ev
 from recording_operator.delivery.service import DeliveryService
 
 from .support import app_target, fast_settings, finish_file
@@ -44,3 +46,32 @@ def test_counts_files_and_condition(root: Path, tmp_path: Path) -> None:
     assert again["conditions"][0] == condition, "no transition, same time"  # type: ignore[index]
     assert one_up["summary"] == "1/2 uploaded" and one_up["uploaded"] == 1
     assert one_up["files"][0]["url"] == "s3://bucket/x"  # type: ignore[index]
+
+
+
+def test_sent_file_events_are_forgotten_after_a_while_recording_events_stay(
+        root: Path, tmp_path: Path) -> None:
+    started = ev.recording_event(ev.RECORDING_STARTED, vhost="default", app="app",
+                                 record_id="rec", transaction_id="old", stream="stream",
+                                 time=datetime.now(UTC))
+
+    async def scenario() -> tuple[int, int, bool]:
+        service = DeliveryService(
+            [app_target(root, events=[{"url": "http://127.0.0.1:9/", "secret": "s"}])],
+            fast_settings(tmp_path / "state"))
+        try:
+            finish_file(root, "old", 1, last=True)
+            await service.scan_once()
+            for _ in range(3):  # started, finished, stopped: one line, its head each time
+                [row] = service.journal.due_events(float("inf"))
+                service.journal.delivered(row.seq)
+            young = service.journal.prune_events(older_than=0.0)
+            old = service.journal.prune_events(older_than=float("inf"))
+            return young, old, service.journal.has_event(started.id)
+        finally:
+            await service.close()
+
+    young, old, still_known = asyncio.run(scenario())
+    assert young == 0, "nothing younger than the limit goes"
+    assert old == 1, "the file event (finished) goes"
+    assert still_known, "the transaction's started event stays known"

@@ -340,6 +340,15 @@ class Journal:
             self._db.execute("UPDATE outbox SET next_attempt = ?, attempts = attempts + 1,"
                              " last_error = ? WHERE seq = ?", (next_attempt, error, seq))
 
+    def prune_events(self, older_than: float) -> int:
+        """Forgets file events delivered or given up before ``older_than`` (a timestamp), so
+        the outbox does not grow with every file ever recorded. Recording events stay: their
+        ids are how a transaction already announced is recognised."""
+        cursor = self._db.execute(
+            "DELETE FROM outbox WHERE kind LIKE '%.file.%' AND coalesce(delivered, given_up) < ?",
+            (older_than,))
+        return int(cursor.rowcount)
+
     def event_figures(self) -> tuple[int, int]:
         """(events waiting, events given up)."""
         row = self._db.execute(

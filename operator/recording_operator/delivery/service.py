@@ -81,6 +81,8 @@ class DeliverySettings:
     retention_interval: float = 10.0
     kube_interval: float = 2.0
     part_size: int = DEFAULT_PART_SIZE
+    #: How long a sent (or given up) file event stays in the journal.
+    keep_sent_events: float = 30 * 24 * 3600.0
     extra_receivers: tuple[Receiver, ...] = ()
 
 
@@ -120,6 +122,7 @@ class DeliveryService:
         self._conditions: dict[tuple[str, str, str], dict[str, str]] = {}
         #: Files this process found and has not tried yet (no killed attempt can precede them).
         self._fresh: set[int] = set()
+        self._pruned = float("-inf")
         self.sender = WebhookSender(
             self.journal, self._receiver_secret, retry_for=settings.event_retry_for,
             first_delay=settings.event_first_delay, max_delay=settings.event_max_delay,
@@ -470,6 +473,9 @@ class DeliveryService:
                 log.info("retention removed %s (%s)", row.rel, decision.why)
                 self._announce(target, row.entry, events)
         self.journal.keep_reserve()
+        if time.monotonic() - self._pruned > 3600:
+            self.journal.prune_events(time.time() - self.settings.keep_sent_events)
+            self._pruned = time.monotonic()
         metrics.RETENTION_SWEEPS.inc()
 
     # -- Kubernetes -------------------------------------------------------------------------
