@@ -28,6 +28,8 @@ import selectors
 import shutil
 import socket
 import subprocess
+import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -42,6 +44,7 @@ import yaml
 from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
 CNI_BIN = Path("/usr/lib/cni")
 #: The node's bridge, pod network and its gateway (the node's own address on the bridge).
 BRIDGE = "ro-node0"
@@ -214,6 +217,7 @@ class Node:
     _relay: _Relay | None = None
     _netns_before: set[str] = field(default_factory=set)
     _bridge_made: bool = False
+    _ip_forward: str | None = None
 
     # -- start --------------------------------------------------------------------------------
 
@@ -229,7 +233,6 @@ class Node:
         node = cls(workdir=workdir, plane=plane, bin_dir=bin_dir,
                    kubeconfig=plane.admin_kubeconfig, volume_dir=workdir / "volumes")
         try:
-            plane.apply_crds()
             node._start(archives, ready_timeout)
         except BaseException:
             node.stop()
@@ -285,8 +288,11 @@ class Node:
         self._bridge_made = True
         _run("ip", "addr", "add", f"{GATEWAY}/24", "dev", BRIDGE)
         _run("ip", "link", "set", BRIDGE, "up")
-        # Service traffic from one pod to another leaves through the node (kube-proxy's DNAT).
-        Path("/proc/sys/net/ipv4/ip_forward").write_text("1")
+        # Service traffic from one pod to another goes through the node (kube-proxy's DNAT)
+        # and back out on the bridge: forwarding on while the node runs, restored by stop().
+        forward = Path("/proc/sys/net/ipv4/ip_forward")
+        self._ip_forward = forward.read_text().strip()
+        forward.write_text("1")
         _write(self.workdir / "cni" / "net.d" / "10-bridge.conflist", json.dumps({
             "cniVersion": "1.0.0", "name": "recording-node",
             "plugins": [{
@@ -302,7 +308,7 @@ class Node:
         base = self.workdir / "containerd"
         cri = 'plugins."io.containerd.grpc.v1.cri"'
         config = f"""version = 2
-root = "{base / 'root'}"
+root = "{_containerd_root()}"
 state = "{base / 'state'}"
 [grpc]
   address = "{self.socket}"
@@ -328,6 +334,8 @@ state = "{base / 'state'}"
         path = _write(base / "config.toml", config)
         self._launch("containerd", ["containerd", "--config", str(path)],
                      lambda: self.crictl("info", check=False).returncode == 0, timeout)
+        # Pod sandboxes an earlier, killed run left in the cached root.
+        self.crictl("rmp", "--all", "--force", check=False)
 
     def crictl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """crictl on this node's containerd (the node-level view a cluster admin has)."""
@@ -340,11 +348,25 @@ state = "{base / 'state'}"
                     timeout=600)
 
     def import_image(self, archive: Path, name: str) -> None:
-        """Imports an OCI archive into containerd's k8s.io namespace (what the kubelet sees)."""
+        """Imports an OCI archive into containerd's k8s.io namespace (what the kubelet sees),
+        unless that very image is already there, unpacked (containerd's root is cached)."""
+        with tarfile.open(archive) as tar:
+            index = tar.extractfile("index.json")
+            assert index is not None
+            digest = json.load(index)["manifests"][0]["digest"]
+        done = _containerd_root() / "imported" / digest.replace(":", "-")
+        if done.exists() and digest in self._image_digests().get(name, ""):
+            return
         self.ctr("images", "import", "--base-name", name.rsplit(":", 1)[0], str(archive))
-        listed = self.ctr("images", "ls", "-q").stdout.split()
-        if name not in listed:
-            raise NodeError(f"{archive} imported, but {name} is not among {listed}")
+        if digest not in self._image_digests().get(name, ""):
+            raise NodeError(f"{archive} imported, but {name} is not {digest}: "
+                            f"{self._image_digests()}")
+        done.parent.mkdir(parents=True, exist_ok=True)
+        done.touch()
+
+    def _image_digests(self) -> dict[str, str]:
+        lines = self.ctr("images", "ls").stdout.splitlines()[1:]
+        return {line.split()[0]: line.split()[2] for line in lines if line.strip()}
 
     def _controllers(self, timeout: float) -> None:
         """kube-scheduler, and a second kube-controller-manager with what a node adds to the
@@ -374,7 +396,7 @@ state = "{base / 'state'}"
         # the `kubernetes` Service (the local control plane runs no endpoint reconciler).
         api_port = int(self.plane.url.rsplit(":", 1)[1])
         self._relay = _Relay((GATEWAY, 0), ("127.0.0.1", api_port))
-        self.plane.apply({
+        self.apply({
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": "kubernetes", "namespace": "default",
                          "labels": {"kubernetes.io/service-name": "kubernetes",
@@ -464,17 +486,26 @@ state = "{base / 'state'}"
         on this node for the recordings claim: a local volume gets the pod's fsGroup, as a
         cloud disk does."""
         self.volume_dir.mkdir(parents=True, exist_ok=True)
-        self.plane.apply({
+        self.apply({
             "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
             "metadata": {"name": "standard"}, "provisioner": "kubernetes.io/no-provisioner",
             "volumeBindingMode": "WaitForFirstConsumer", "reclaimPolicy": "Retain",
         })
         self.add_volume("recordings-0")
 
+    def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([KUBECTL, f"--kubeconfig={self.kubeconfig}", *args], input=stdin,
+                              capture_output=True, text=True, timeout=180, check=False)
+
+    def apply(self, manifest: dict[str, Any]) -> None:
+        done = self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+        if done.returncode != 0:
+            raise NodeError(f"kubectl apply {manifest['kind']}: {done.stderr}")
+
     def add_volume(self, name: str, size: str = "2Gi") -> Path:
         path = self.volume_dir / name
         path.mkdir(parents=True, exist_ok=True)
-        self.plane.apply({
+        self.apply({
             "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
             "spec": {
                 "capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
@@ -492,8 +523,13 @@ state = "{base / 'state'}"
     def stop(self) -> None:
         """Stops everything, newest first, and removes what the node made on this machine."""
         errors: list[str] = []
-        kubelet = next((p for p in self._procs if p.name == "kubelet"), None)
-        if kubelet is not None and kubelet.popen is not None and kubelet.popen.poll() is None:
+        running = {p.name: p for p in self._procs
+                   if p.popen is not None and p.popen.poll() is None}
+        if "kubelet" in running:
+            # No new pods from here on (the Deployments' replacements stay Pending); the
+            # kubelet stops the running ones as on any node.
+            if "kube-scheduler" in running:
+                running["kube-scheduler"].stop()
             with contextlib.suppress(Exception):
                 self._delete_workloads()
         for proc in reversed(self._procs):
@@ -518,7 +554,7 @@ state = "{base / 'state'}"
             raise NodeError("; ".join(errors))
 
     def _delete_workloads(self) -> None:
-        """Deletes every pod outside kube-system, so the kubelet stops them as it would."""
+        """Deletes every pod, so the kubelet stops them as it would, and waits for it."""
         pods = self.plane.request("GET", "/api/v1/pods")["items"]
         for pod in pods:
             meta = pod["metadata"]
@@ -548,6 +584,8 @@ state = "{base / 'state'}"
     def _bridge_cleanup(self) -> None:
         if self._bridge_made:
             _run("ip", "link", "del", BRIDGE, check=False)
+        if self._ip_forward is not None:
+            Path("/proc/sys/net/ipv4/ip_forward").write_text(self._ip_forward)
 
     # -- what the tests use -------------------------------------------------------------------
 
@@ -564,6 +602,14 @@ state = "{base / 'state'}"
         if not ids:
             raise NodeError(f"no running container of pod {namespace}/{pod}")
         return ids[0]
+
+
+def _containerd_root() -> Path:
+    """containerd's root (content, unpacked layers) is kept in the cache between runs, so an
+    image is imported and unpacked once; its state (tasks, sockets) is per run."""
+    from recording_operator.local.binaries import cache_root
+
+    return cache_root() / "node" / "containerd"
 
 
 def _tcp(port: int) -> bool:

@@ -70,7 +70,7 @@ def test_recorder_pod_within_its_limits_on_a_720p30_stream(cluster: NodeCluster)
                  120, "the 720p30 recording to start", cluster.explain)
         pod = wait_for(cluster.running_recorder, 30, "the recorder pod", cluster.explain)
         uid = pod["metadata"]["uid"]
-        memory, cpu = pod_cgroup("memory", uid), pod_cgroup("cpu,cpuacct", uid)
+        memory, cpu = pod_cgroup("memory", uid), pod_cgroup("cpuacct", uid)
         limit = read_int(memory / "memory.limit_in_bytes")
         expected = chart_recorder_resources()["limits"]["memory"]
         assert limit == int(expected.removesuffix("Mi")) * MiB, (limit, expected)

@@ -11,8 +11,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 k8s="$here/../k8s"
 command -v go >/dev/null 2>&1 || { echo "node: Go is not installed: install Go 1.25 or later (https://go.dev/doc/install)" >&2; exit 1; }
 k8s_version=$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$k8s/go.mod")
-coredns_version=$(awk '$1=="github.com/coredns/coredns" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")
-crictl_version=$(awk '$1=="sigs.k8s.io/cri-tools" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")
+# A required module's version in go.mod, in a require block or on a `require` line.
+version_of() { awk -v m="$1" '{ if ($1 == "require") { $1 = ""; $0 = $0 } }
+  $1 == m && $2 ~ /^v/ { print $2; exit }' "$2"; }
+coredns_version=$(version_of github.com/coredns/coredns "$here/go.mod")
+crictl_version=$(version_of sigs.k8s.io/cri-tools "$here/go.mod")
 recipe=1
 key="kubernetes-${k8s_version}_coredns-${coredns_version}_crictl-${crictl_version}_$(go env GOVERSION)_r${recipe}"
 cache="${RECORDING_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recording-operator}"

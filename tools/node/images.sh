@@ -20,6 +20,12 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 say() { echo "node-images: $*" >&2; }
+# RECORDING_OPERATOR_NODE_KEEP_IMAGES=1: the images last built, even if their inputs changed
+# since (while iterating on the tests themselves).
+if [ "${RECORDING_OPERATOR_NODE_KEEP_IMAGES:-0}" = 1 ] && [ -s "$cache/images.env" ]; then
+  echo "$cache"
+  exit 0
+fi
 B=(buildah --root "$cache/buildah/root" --runroot "$cache/buildah/run" --storage-driver vfs)
 
 # A hash of files (content and path), for the archives' names.
@@ -101,6 +107,16 @@ if [ ! -s "$media_tar" ]; then
     --build-arg "DEBIAN_IMAGE=$base_ref" -t "$media_name" "$root/tests/deploy/kind/media" \
     >"$cache/media-build.log" 2>&1 || { tail -30 "$cache/media-build.log" >&2; exit 1; }
   export_archive "$media_name" "$media_tar" "$media_name"
+fi
+
+# Old archives go; buildah's layer cache (vfs: a full copy per layer) is pruned past 20 GB.
+for role in pause app media; do
+  keep=$(basename "$(eval echo "\$${role}_tar")")
+  find "$cache" -maxdepth 1 -name "$role-*.tar" ! -name "$keep" -delete
+done
+if [ "$(du -s --block-size=1G "$cache/buildah" | cut -f1)" -gt 20 ]; then
+  say "pruning buildah's layer cache"
+  "${B[@]}" rmi --prune >/dev/null 2>&1 || true
 fi
 
 cat >"$cache/images.env" <<ENV
