@@ -3,10 +3,12 @@ by an older watch event, and a deleted Recording does not come back from a late 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from recording_operator.api.cache import NamespaceCache
-from recording_operator.api.store import KubernetesStore
+from recording_operator.api.cache import CachedStore, NamespaceCache, SharedCall
+from recording_operator.api.store import KubernetesStore, StoreUnavailable
+from recording_operator.model.task import task_view
 
 
 def rec(name: str, rv: int, *, record_id: str | None = None, app: str = "app",
@@ -88,3 +90,134 @@ def test_moving_between_apps_is_impossible_but_harmless() -> None:
     c.upsert(rec("a", 2, app="app2"))
     assert ids(c) == []
     assert ids(c, "app2") == ["a"]
+
+
+def test_only_what_the_api_reads_is_kept() -> None:
+    big = rec("a", 3, state="recording")
+    big["metadata"].update({
+        "managedFields": [{"manager": "recorder", "fieldsV1": {"f:status": {}}}] * 20,
+        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "x" * 5000,
+                        "recording-operator.dev/created-time": "2026-03-15T21:15:20.113+09:00"},
+        "labels": {"recording-operator.dev/rule": "r"},
+        "deletionTimestamp": "2026-03-15T21:15:20Z", "finalizers": ["f"]})
+    big["status"].update({"files": [{"path": "x"}] * 50, "conditions": [{"type": "Ready"}],
+                          "recordBytes": 7})
+    c = cache()
+    c.upsert(big)
+    [kept] = c.recordings("default", "app")
+    assert "managedFields" not in kept["metadata"]
+    assert kept["metadata"]["annotations"] == {
+        "recording-operator.dev/created-time": "2026-03-15T21:15:20.113+09:00"}
+    assert kept["metadata"]["labels"] == {"recording-operator.dev/rule": "r"}
+    assert kept["metadata"]["deletionTimestamp"] and kept["metadata"]["finalizers"] == ["f"]
+    assert kept["status"] == {"state": "recording", "recordBytes": 7}
+    assert task_view(kept) == task_view(big), "records shows the same task"
+
+
+def test_a_direct_list_answer_prefers_the_newer_copy_and_teaches_the_cache() -> None:
+    c = cache()
+    c.upsert(rec("a", 9, state="recording"))
+    answer = c.absorb([rec("a", 5, state="ready"), rec("b", 6)])
+    assert {r["metadata"]["name"]: r["metadata"]["resourceVersion"] for r in answer} == {
+        "a": "9", "b": "6"}
+    assert ids(c) == ["a", "b"]
+
+
+async def test_a_read_waits_for_the_watch_to_reach_the_version() -> None:
+    c = cache()
+    c._advance("5")
+    assert await c.reached(5, 0.01)
+    c.synced = True
+    waiter = asyncio.create_task(c.reached(8, 5.0))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    c._advance("7")
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    c._advance("8")
+    assert await waiter
+    assert not await c.reached(20, 0.02), "bounded"
+
+
+async def test_concurrent_reads_share_one_version_check_begun_after_they_arrived() -> None:
+    started: list[asyncio.Event] = []
+    release = asyncio.Event()
+    counter = iter(range(1, 100))
+
+    async def fetch() -> str:
+        number = next(counter)
+        started.append(asyncio.Event())
+        await release.wait()
+        return str(number)
+
+    check = SharedCall(fetch)
+    early = [asyncio.create_task(check.latest()) for _ in range(5)]
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert check.calls == 1
+    late = [asyncio.create_task(check.latest()) for _ in range(5)]  # the first check runs
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*early) == ["1"] * 5
+    assert await asyncio.gather(*late) == ["2"] * 5, "late callers get a check of their own"
+    assert check.calls == 2
+
+
+async def test_a_failed_check_reaches_every_waiting_caller() -> None:
+    async def fetch() -> str:
+        raise StoreUnavailable("down")
+
+    check = SharedCall(fetch)
+    results = await asyncio.gather(check.latest(), check.latest(), return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results)
+
+
+class BreakingStore:
+    """The store's side of the watch: one list, then a watch that fails in an unexpected way
+    (not the Kubernetes errors the store translates), then a quiet watch."""
+
+    def __init__(self) -> None:
+        self.lists = 0
+        self.watches = 0
+        self.quiet = asyncio.Event()
+
+    async def list_namespace(self, namespace: str) -> dict[str, Any]:
+        self.lists += 1
+        return {"items": [rec("a", 1)], "metadata": {"resourceVersion": str(self.lists)}}
+
+    async def open_watch(self, namespace: str, version: str, seconds: int) -> Any:
+        self.watches += 1
+        broken = self.watches == 1
+
+        async def events() -> Any:
+            if broken:
+                yield {"type": "ADDED", "object": rec("b", 2)}
+                raise RuntimeError("a bug in an event handler")
+            await self.quiet.wait()
+            yield {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}
+
+        return events()
+
+
+async def test_any_failure_restarts_the_watch_from_a_fresh_list() -> None:
+    store = BreakingStore()
+    c = NamespaceCache(store=store, namespace="ns")  # type: ignore[arg-type]
+    task = asyncio.create_task(c.run())
+    try:
+        async def relisted() -> None:
+            while store.lists < 2 or not c.synced:
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(relisted(), 5)
+        assert ids(c) == ["a"], "the fresh list replaced what the broken watch had added"
+    finally:
+        task.cancel()
+
+
+async def test_records_answers_503_while_the_cache_resyncs() -> None:
+    cached = CachedStore(KubernetesStore.__new__(KubernetesStore), ["ns"])
+    try:
+        await cached.list("ns", "default", "app")
+    except StoreUnavailable as exc:
+        assert "resyncing" in str(exc)
+    else:
+        raise AssertionError("a cache that is not synced answered")

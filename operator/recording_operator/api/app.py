@@ -18,6 +18,7 @@ from .settings import ApiSettings
 from .store import KubernetesStore, RecordingStore, StoreUnavailable
 
 HEALTH_PATH = "/healthz"
+STARTUP_SYNC_SECONDS = 10.0
 OPENAPI_PATH = "/openapi.json"
 
 
@@ -37,9 +38,12 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
             return
         kube = await KubernetesStore.connect(settings.kube, settings.kube_timeout)
         if settings.watch_cache:
-            cached = CachedStore(kube, settings.config.namespaces())
+            cached = CachedStore(kube, settings.config.namespaces(),
+                                 consistent=settings.consistent_reads)
             cached.start()
-            # Serve at once; until the caches are filled, records asks the API server.
+            # Serve once the caches are filled (normally milliseconds); if the Kubernetes API
+            # is away, serve anyway after a while: records answers 503 until they are.
+            await cached.wait_synced(STARTUP_SYNC_SECONDS)
             app.state.store = cached
         else:
             app.state.store = kube

@@ -1,18 +1,32 @@
-"""A watch-backed cache of Recordings, so records answers from memory at thousands of tasks.
+"""A watch-backed cache of Recordings, so records answers from memory at thousands of tasks,
+with the consistency of a LIST sent to the API server.
 
 A LIST of 1,000 Recordings costs the API server and this process ~50-100 ms (a megabyte of
 JSON with managedFields); the watch delivers each change once, in a few hundred bytes. One
-informer per namespace of the config keeps every Recording of that namespace, indexed by
-(vhost, app).
+informer per namespace of the config keeps every Recording of that namespace, trimmed to what
+the API reads (no managedFields, no last-applied annotation, no file list or conditions), and
+indexed by (vhost, app). Each cached Recording carries its rendered task view (see
+``api.views``), so there is one rendering per object and it goes when the object does.
 
 Guarantees:
 
-* read-your-writes for this replica: a create or delete made through it is applied to the
-  cache before the call returns, and watch events older than that write are ignored (compared
-  by resourceVersion), so a client never sees its own task vanish or come back;
-* never stale answers from a broken watch: while a namespace is not synced (start-up, the
-  API server unreachable, a relist after 410 Gone) its reads go to the API server, which
-  yields the usual 503 when it is down;
+* **consistent reads, on any replica**: ``list`` answers with a state at least as new as every
+  write that finished before the call began, whoever made it (another API replica, kubectl, the
+  operator) — what the API server guarantees for a LIST without a resourceVersion. Before
+  answering it learns the collection's current resourceVersion (a LIST of one item, which the
+  API server answers consistently from its own watch cache) and waits, bounded, until its watch
+  has caught up to it; if it does not within :data:`CATCH_UP_SECONDS` (or at once when no
+  Recording changed for :data:`QUIET_SECONDS`: nothing will move the watch) it asks the API
+  server for the app's Recordings (and keeps what that LIST taught it). Concurrent calls share
+  one version check, and one such LIST per app: a call joins one that starts after it arrived,
+  never one already under way, so no call is answered from a read older than itself;
+* read-your-writes within a replica at no cost: a create or delete made through it is applied
+  to the cache before the call returns, and watch events older than that write are ignored
+  (compared by resourceVersion), so a client never sees its own task vanish or come back;
+* never stale answers from a broken watch: while a namespace is not synced (start-up, the API
+  server unreachable, a relist after 410 Gone, any unexpected error, after which the watch
+  starts over) ``list`` answers 503, not a full LIST per call that would pile onto an API
+  server already in trouble;
 * duplicates and stops stay authoritative: ``find`` always asks the API server, since a
   kubectl-made Recording may have been created a moment ago.
 """
@@ -23,23 +37,63 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
+from ..model.resource import ANNOTATION_CREATED_TIME
 from .store import KubernetesStore, Recording, StoreUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: The server ends each watch after this long (randomised, as client-go does, to spread
 #: relists); bookmarks keep the resume point fresh meanwhile.
 WATCH_SECONDS = (240, 300)
 BACKOFF_SECONDS = (0.2, 5.0)
+#: How long a read waits for the watch to reach the collection's current version before it
+#: asks the API server directly. While Recordings change (recorders report every few seconds)
+#: the watch passes it within milliseconds; in a quiet namespace nothing moves the watch, and
+#: this is what the direct LIST costs on top.
+CATCH_UP_SECONDS = 0.05
+#: A watch that saw no Recording change for this long is not waited for at all.
+QUIET_SECONDS = 2.0
+#: Metadata the API reads; the rest (managedFields above all) is dropped on arrival.
+_KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp",
+                  "deletionTimestamp", "finalizers", "labels")
+_DROPPED_STATUS = frozenset({"files", "conditions"})
 
 
-def _rv(obj: Recording) -> int | None:
+class CachedRecording(dict[str, Any]):
+    """A Recording as the cache keeps it; ``view`` holds its rendered task (``api.views``)."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, data: Recording) -> None:
+        super().__init__(data)
+        self.view: tuple[str, bytes] | None = None
+
+
+def trimmed(obj: Recording) -> CachedRecording:
+    """What ``records`` and the API's other readers need of a Recording, and no more."""
+    metadata = obj.get("metadata") or {}
+    kept: dict[str, Any] = {key: metadata[key] for key in _KEPT_METADATA if key in metadata}
+    created = (metadata.get("annotations") or {}).get(ANNOTATION_CREATED_TIME)
+    if created is not None:
+        kept["annotations"] = {ANNOTATION_CREATED_TIME: created}
+    result: dict[str, Any] = {"metadata": kept}
+    if "spec" in obj:
+        result["spec"] = obj["spec"]
+    status = obj.get("status")
+    if isinstance(status, dict):
+        result["status"] = {k: v for k, v in status.items() if k not in _DROPPED_STATUS}
+    return CachedRecording(result)
+
+
+def _rv(obj: Recording | None) -> int | None:
     """The resourceVersion as a number, when it is one (it is, with etcd3 storage)."""
     try:
-        return int(obj["metadata"]["resourceVersion"])
+        return int(obj["metadata"]["resourceVersion"])  # type: ignore[index]
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -57,6 +111,51 @@ def _is_gone(obj: Recording) -> bool:
     return not metadata.get("finalizers")
 
 
+class SharedCall(Generic[T]):
+    """One call at a time, shared by every caller that arrived before it started.
+
+    A caller arriving while a call runs waits for the next one, which starts as soon as the
+    running one ends: every caller gets an answer read after it arrived (what consistency
+    needs), and the API server sees at most one such call in flight however many records
+    calls come in.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[T]]) -> None:
+        self._fetch = fetch
+        self._next: asyncio.Future[T] | None = None
+        self._running: asyncio.Task[None] | None = None
+        #: Calls made (the benchmark divides reads by it to show the sharing).
+        self.calls = 0
+
+    async def latest(self) -> T:
+        future = self._next
+        if future is None:
+            future = self._next = asyncio.get_running_loop().create_future()
+            if self._running is None:
+                self._launch()
+        return await asyncio.shield(future)
+
+    def _launch(self) -> None:
+        assert self._next is not None
+        self._running = asyncio.create_task(self._call(self._next))
+
+    async def _call(self, future: asyncio.Future[T]) -> None:
+        # Callers that came before this line join this call; from here on they wait for
+        # the next one, since the request below may already have been answered for them.
+        if self._next is future:
+            self._next = None
+        self.calls += 1
+        try:
+            future.set_result(await self._fetch())
+        except Exception as exc:  # handed to every waiting caller
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+        finally:
+            self._running = None
+            if self._next is not None:
+                self._launch()
+
+
 class NamespaceCache:
     """The Recordings of one namespace, kept current by LIST + WATCH."""
 
@@ -64,11 +163,56 @@ class NamespaceCache:
         self.store = store
         self.namespace = namespace
         self.synced = False
+        #: Why the cache is not synced, when the Kubernetes API said (for the 503's message).
+        self.last_error = ""
         self._by_name: dict[str, Recording] = {}
         self._by_app: dict[tuple[str, str], dict[str, Recording]] = {}
         #: name -> resourceVersion at which we saw it deleted: older events must not revive it
         self._tombstones: dict[str, int] = {}
         self._resource_version = ""
+        #: Set (and replaced) whenever the watch moves on: readers waiting to catch up wake.
+        self._moved = asyncio.Event()
+        self.check: SharedCall[str] = SharedCall(lambda: store.collection_version(namespace))
+        #: One direct LIST at a time per (vhost, app), shared likewise.
+        self._direct: dict[tuple[str, str], SharedCall[list[Recording]]] = {}
+        self._last_event = 0.0
+
+    def direct(self, vhost: str, app: str) -> SharedCall[list[Recording]]:
+        call = self._direct.get((vhost, app))
+        if call is None:
+            async def fetch() -> list[Recording]:
+                return self.absorb(await self.store.list(self.namespace, vhost, app))
+            call = self._direct[(vhost, app)] = SharedCall(fetch)
+        return call
+
+    @property
+    def quiet(self) -> bool:
+        """No Recording changed for :data:`QUIET_SECONDS`: the watch will not move soon."""
+        return time.monotonic() - self._last_event > QUIET_SECONDS
+
+    @property
+    def version(self) -> int:
+        """How far the watch has got (0 before the first list)."""
+        try:
+            return int(self._resource_version)
+        except ValueError:
+            return 0
+
+    async def reached(self, target: int, within: float) -> bool:
+        """Waits until the watch has got to ``target`` (True), at most ``within`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while self.version < target:
+            left = deadline - loop.time()
+            if left <= 0 or not self.synced:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._moved.wait(), left)
+        return True
+
+    def _wake(self) -> None:
+        self._moved.set()
+        self._moved = asyncio.Event()
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -92,10 +236,30 @@ class NamespaceCache:
         rv = _rv(obj)
         if not self._newer(name, rv):
             return
+        kept = obj if isinstance(obj, CachedRecording) else trimmed(obj)
         self._tombstones.pop(name, None)
         self._drop(name)
-        self._by_name[name] = obj
-        self._by_app.setdefault(_app_key(obj), {})[name] = obj
+        self._by_name[name] = kept
+        self._by_app.setdefault(_app_key(kept), {})[name] = kept
+
+    def absorb(self, items: list[Recording]) -> list[Recording]:
+        """A direct LIST's answer, as cached Recordings: each item, or the cache's own copy
+        when that is as new or newer (both are consistent with the LIST); newer items are
+        kept for the next reads."""
+        answer: list[Recording] = []
+        for item in items:
+            name = item["metadata"]["name"]
+            rv = _rv(item)
+            current = self._by_name.get(name)
+            current_rv = _rv(current)
+            if current is not None and rv is not None and current_rv is not None \
+                    and current_rv >= rv:
+                answer.append(current)
+                continue
+            self.upsert(item)
+            stored = self._by_name.get(name)
+            answer.append(stored if stored is not None and _rv(stored) == rv else trimmed(item))
+        return answer
 
     def remove(self, obj: Recording) -> None:
         name = obj["metadata"]["name"]
@@ -122,7 +286,9 @@ class NamespaceCache:
         self._resource_version = resource_version
         with contextlib.suppress(ValueError):
             reached = int(resource_version)
-            self._tombstones = {n: rv for n, rv in self._tombstones.items() if rv > reached}
+            if self._tombstones:
+                self._tombstones = {n: rv for n, rv in self._tombstones.items() if rv > reached}
+        self._wake()
 
     def _replace(self, items: list[Recording], resource_version: str) -> None:
         self._by_name.clear()
@@ -131,6 +297,7 @@ class NamespaceCache:
         for item in items:
             self.upsert(item)
         self._resource_version = resource_version
+        self._wake()
 
     # -- the informer loop ------------------------------------------------------------------
 
@@ -156,8 +323,16 @@ class NamespaceCache:
                 need_list = await self._follow(events)
             except StoreUnavailable as exc:
                 self.synced = False
+                self.last_error = str(exc)
                 need_list = need_list or exc.gone
                 log.warning("Recording cache of namespace %s: %s", self.namespace, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_SECONDS[1])
+            except Exception:  # anything else: never claim to be synced on a dead watch
+                self.synced = False
+                need_list = True
+                log.exception("Recording cache of namespace %s failed; listing afresh",
+                              self.namespace)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_SECONDS[1])
 
@@ -176,8 +351,10 @@ class NamespaceCache:
                 log.info("Recording watch of %s ended: %s", self.namespace, obj.get("message"))
                 return code == 410
             if kind in ("ADDED", "MODIFIED"):
+                self._last_event = time.monotonic()
                 self.upsert(obj)
             elif kind == "DELETED":
+                self._last_event = time.monotonic()
                 self.remove(obj)
             rv = (obj.get("metadata") or {}).get("resourceVersion")
             if rv:
@@ -188,10 +365,17 @@ class NamespaceCache:
 class CachedStore:
     """:class:`KubernetesStore` with ``list`` answered from the namespaces' caches."""
 
-    def __init__(self, store: KubernetesStore, namespaces: list[str]) -> None:
+    def __init__(self, store: KubernetesStore, namespaces: list[str], *,
+                 consistent: bool = True, catch_up: float = CATCH_UP_SECONDS) -> None:
         self.store = store
         self.caches = {ns: NamespaceCache(store, ns) for ns in namespaces}
+        #: False: answer from the cache as it is (no version check; see ApiSettings).
+        self.consistent = consistent
+        self.catch_up = catch_up
         self._tasks: list[asyncio.Task[Any]] = []
+        #: Reads answered from memory, and by a direct LIST (the watch had not caught up).
+        self.from_cache = 0
+        self.direct = 0
 
     def start(self) -> None:
         self._tasks = [
@@ -203,6 +387,15 @@ class CachedStore:
     def synced(self) -> bool:
         """Every namespace's cache is current (reads come from memory)."""
         return all(cache.synced for cache in self.caches.values())
+
+    async def wait_synced(self, within: float) -> bool:
+        """Waits (at most ``within`` seconds) until every namespace has been listed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                for cache in self.caches.values():
+                    while not cache.synced:
+                        await cache._moved.wait()
+        return self.synced
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -216,10 +409,29 @@ class CachedStore:
         return await self.store.find(namespace, vhost, app, record_id)
 
     async def list(self, namespace: str, vhost: str, app: str) -> list[Recording]:
+        """The app's Recordings, consistent with every write finished before the call."""
         cache = self.caches.get(namespace)
-        if cache is not None and cache.synced:
+        if cache is None:
+            return await self.store.list(namespace, vhost, app)
+        if not cache.synced:
+            why = f" ({cache.last_error})" if cache.last_error else ""
+            raise StoreUnavailable(
+                f"The Recording cache of namespace {namespace} is resyncing with the "
+                f"Kubernetes API{why}; try again in a moment")
+        if not self.consistent:
+            self.from_cache += 1
             return cache.recordings(vhost, app)
-        return await self.store.list(namespace, vhost, app)
+        current = await cache.check.latest()
+        try:
+            target = int(current)
+        except ValueError:
+            target = None
+        if target is not None and (cache.version >= target or (
+                not cache.quiet and await cache.reached(target, self.catch_up))):
+            self.from_cache += 1
+            return cache.recordings(vhost, app)
+        self.direct += 1
+        return await cache.direct(vhost, app).latest()
 
     async def create(self, namespace: str, body: Recording) -> Recording:
         created = await self.store.create(namespace, body)

@@ -124,9 +124,11 @@ def build_router(settings: ApiSettings) -> APIRouter:
     async def records(vhost: str, app: str, request: Request) -> JSONResponse:
         body, _, namespace = await _checked_body(request, vhost, app)
         record_id = records_filter(body)
-        found = await _store(request).list(namespace, vhost, app)
-        if record_id is not None:
-            found = [r for r in found if (r.get("spec") or {}).get("id") == record_id]
+        store = _store(request)
+        # Both reads are consistent (see api/cache.py); one task is asked of the API server
+        # directly (a field-selected LIST), which is cheaper than proving the cache current.
+        found = (await store.find(namespace, vhost, app, record_id) if record_id is not None
+                 else await store.list(namespace, vhost, app))
         return RenderedJSON(views.records_body(found))
 
     @router.get(

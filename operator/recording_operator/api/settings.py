@@ -39,6 +39,10 @@ class ApiSettings:
     kube_timeout: float = 10.0
     #: Answer records from a watch-backed cache (off: one LIST per call).
     watch_cache: bool = True
+    #: records from the cache is consistent with every write finished before the call, on
+    #: any replica (see api/cache.py); off: this replica's cache as it is (read-your-writes
+    #: for this replica's own writes only; for one replica, or to measure what the check costs).
+    consistent_reads: bool = True
     #: Serve /openapi.json without the token (off: it needs the token like every call).
     public_openapi: bool = False
 
@@ -93,6 +97,7 @@ def load_settings(
     environ: dict[str, str] | None = None,
     min_token_bytes: int = MIN_TOKEN_BYTES,
     public_openapi: bool = False,
+    consistent_reads: bool = True,
 ) -> ApiSettings:
     """``min_token_bytes`` 0: any non-empty token (the embedded mode, on loopback)."""
     try:
@@ -111,4 +116,5 @@ def load_settings(
         prefix=normalise_prefix(prefix),
         kube=KubeTarget(url=kube_url, kubeconfig=kubeconfig),
         public_openapi=public_openapi,
+        consistent_reads=consistent_reads,
     )

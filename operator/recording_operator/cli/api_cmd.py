@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve /openapi.json without the access token (default: it needs the token)",
     )
     parser.add_argument(
+        "--no-consistent-reads",
+        action="store_true",
+        help="answer records from this replica's watch cache without first checking it has "
+        "caught up with the Kubernetes API (faster; another replica's writes may show late)",
+    )
+    parser.add_argument(
         "--allow-short-token",
         action="store_true",
         help="accept an access token shorter than 16 bytes (the embedded mode on loopback; "
@@ -69,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             prefix=args.prefix,
             min_token_bytes=0 if args.allow_short_token else MIN_TOKEN_BYTES,
             public_openapi=args.public_openapi,
+            consistent_reads=not args.no_consistent_reads,
         )
     except SettingsError as exc:
         print(f"recording-operator api: {exc}", file=sys.stderr)
