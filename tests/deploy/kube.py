@@ -17,8 +17,12 @@ _PLURALS = {
     "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
     "PodDisruptionBudget": "poddisruptionbudgets", "ServiceMonitor": "servicemonitors",
     "Namespace": "namespaces", "Pod": "pods", "ReplicaSet": "replicasets",
+    "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
+    "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
+    "PrometheusRule": "prometheusrules",
 }
-_CLUSTER = {"ClusterRole", "ClusterRoleBinding", "Namespace"}
+_CLUSTER = {"ClusterRole", "ClusterRoleBinding", "Namespace", "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding"}
 
 
 def object_path(obj: Obj) -> str:

@@ -20,6 +20,7 @@ FREE_FORM = {
     "persistence.annotations", "operator.metrics.service.annotations",
     "api.service.annotations", "serviceAccount.operator.annotations",
     "serviceAccount.api.annotations", "serviceAccount.recorder.annotations",
+    "prometheusRule.labels", "grafanaDashboard.labels", "grafanaDashboard.annotations",
 }
 
 

@@ -73,7 +73,7 @@ def mount_of(deployment: Obj, path: str) -> tuple[Obj, str]:
 
 
 def config_of(release: Release) -> tuple[str, Config]:
-    [configmap] = release.find("ConfigMap")
+    configmap = release.one("ConfigMap", f"{release.fullname}-config")
     text = configmap["data"]["config.yaml"]
     return text, parse_config(yaml.safe_load(text), "the chart's ConfigMap")
 

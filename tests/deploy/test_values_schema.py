@@ -109,7 +109,7 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
                 "podDisruptionBudget": {"maxUnavailable": "50%"}}}),
     ("no metrics, no PDB, no aggregated roles, a token given", {
         "operator": {"metrics": {"enabled": False}, "stopTimeout": 60},
-        "api": {"podDisruptionBudget": {"enabled": False}, "accessToken": "s3cret"},
+        "api": {"podDisruptionBudget": {"enabled": False}, "accessToken": "s3cret-s3cret-s3cret"},
         "rbac": {"aggregateToDefaultRoles": False}}),
     ("a LoadBalancer limited to some clients", {
         "api": {"service": {"type": "LoadBalancer",

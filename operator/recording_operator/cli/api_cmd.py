@@ -107,10 +107,10 @@ def _tls_files(cert: str | None, key: str | None) -> tuple[str, str] | None:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(cert, key)
-    except OSError as exc:
-        raise SettingsError(f"cannot read the TLS certificate or key: {exc}") from None
-    except ssl.SSLError as exc:
+    except ssl.SSLError as exc:  # before OSError, of which it is a kind
         raise SettingsError(
             f"the TLS certificate {cert} and key {key} do not load as a pair: {exc.reason}"
         ) from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read the TLS certificate or key: {exc}") from None
     return cert, key
