@@ -263,6 +263,9 @@ class EmbeddedStack:
         self._run("operator", [
             *command, "run", f"--config={config_path}", f"--kubeconfig={operator_kc}",
             *ns_flags, "--bind-address=127.0.0.1", "--liveness-port=0", "--metrics-port=0",
+            # Here a pod stays Pending only while the machine is full (the pod runner admits
+            # what fits): it waits for room instead of ending its Recording in error.
+            "--pod-start-timeout=0",
             "--log-format=plain", *opts.operator_args], grace=15)
 
         _step(f"starting the API on {self.api_url}")

@@ -4,8 +4,8 @@ There is no scheduler in the local control plane, so the runner also binds pendi
 name no node (and a scheduler it serves) to its node, as kube-scheduler would: only while their
 requests fit in the node's allocatable CPU, memory and 110 pods (see :mod:`.capacity`); the
 others stay Pending with the scheduler's reason until a pod ends. The operator and the
-recorder see only
-Pods and a normal Kubernetes API; nothing outside ``local/`` imports this package.
+recorder see only Pods and a normal Kubernetes API; nothing outside ``local/`` imports this
+package.
 
 What a pod gets, and how that differs from a real node:
 
