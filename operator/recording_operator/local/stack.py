@@ -30,6 +30,7 @@ import yaml
 from ..api.settings import DEFAULT_PORT, TOKEN_ENV
 from ..model.config import Config, default_config, load_config
 from ..model.resource import STORAGE_ROOT
+from . import policy as recorder_policy
 from . import reaper
 from .controlplane import ControlPlane, ControlPlaneError
 from .delivery import (
@@ -243,6 +244,9 @@ class EmbeddedStack:
             cp.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
                 "name": config.recorder.service_account_name, "namespace": namespace}})
             cp.grant(namespace, config.recorder.service_account_name, rules["recorder"])
+        # As the chart does: a recorder pod may write only its own Recording's status.
+        recorder_policy.apply(cp, "recording-operator-recorder",
+                              config.recorder.service_account_name, namespaces)
         operator_kc = self._account("operator", rules["operator"], namespaces)
         api_kc = self._account("api", rules["api"], namespaces)
         kubelet_kc = cp.service_account_kubeconfig(
