@@ -75,33 +75,43 @@ OME's AdmissionWebhooks) waking the waiting recorder would take item 1 away.
 
 #: What the recorder's round of tuning found (issue 12), measured with bench/recorder_cpu.py,
 #: bench/recorder_path.py (callgrind), perf and pyinstrument; the figures of one run follow.
-RECORDER_TUNED = """**The recorder: where its time and memory went** (issue 12; measured before
-and after):
+RECORDER_TUNED = """\
+**Where the recorder's time and memory went** (issue 12; each figure measured on this machine,
+720p30 at ~2.8 Mb/s, 20 s splits, the info XML and status reporting on):
 
-- *Memory.* A recorder loaded kubernetes_asyncio (with aiohttp, urllib3 and asyncio) to patch
-  one status object every few seconds. The recorder now reports through `kube/rest.py`, a small
-  client over the standard library's `http.client` and `ssl` (already loaded by the recorder);
-  `tests/recorder/test_record_imports.py` proves a reporting recorder loads none of those
-  modules. Measured (peak RSS) on top of the 52 MiB a recorder's imports reach anyway:
-  kubernetes_asyncio's client +46 MiB, aiohttp alone +10.7, httpx +6.7, `http.client` + `ssl`
-  +0 (already loaded).
-- *CPU per packet.* On a hot loop (an FLV file replayed through the real `Recorder`), the
-  recorder's Python per packet cost about as much as PyAV's demux and mux together; the live
-  profile (perf, 40 s of 720p30) put 37% of the recorder's CPU in the interpreter. Work moved
-  off the per-packet path: a packet in order goes straight to the writer (no `Sample`, no list,
-  no `_emit` call), the interleaver's floor is recomputed only when the slowest track moves, and
-  each packet's time base is set from a slotted rational (1.2 → 0.27 µs). The record path of
-  the replay went from 0.19 to 0.16 CPU s per recorded minute (best of 7).
-- *Start-up.* Imports dominate (pydantic and the model's classes, PyAV's libraries); croniter is
-  now loaded only by a scheduled recording.
+- *Memory: 110 → 66 MiB peak for the whole pod* (60 s before, 5 minutes after). A recorder
+  loaded kubernetes_asyncio (with aiohttp, urllib3 and asyncio) to patch one status object every
+  few seconds: on top of the 52 MiB a recorder's imports reach anyway, that client added 46 MiB
+  (aiohttp alone 10.7 MiB, httpx 6.7 MiB). The recorder now reports through `kube/rest.py` over
+  the standard library's `http.client` and `ssl`, which it had loaded already;
+  `tests/recorder/test_record_imports.py` checks that no client library is loaded. Private
+  memory went from 75 to 37 MiB. What is left: the interpreter and PyAV's libraries (PyAV's
+  wheel links every FFmpeg library, each relocated on load), pydantic and the model's classes
+  (~15 MiB), and the stream: opening a 720p stream (FFmpeg decodes a few frames to learn the
+  tracks) raised the peak by 11 MiB, 8 of which stay.
+- *CPU per packet.* Callgrind on the same FLV file: ours 375 → 367 M instructions per recorded
+  minute, ffmpeg 292-294 M (1.27x → 1.26x). Most packets of an interleaved source are ahead of
+  the other track and wait in the interleaver; they now go from there straight to the writer (no
+  `_emit` and `write` calls: 4,392 of 4,392 packets took that way before, 34 now), the
+  interleaver's floor is recomputed only when the slowest track moves, and the packet's time
+  base is set from a slotted rational (PyAV reads numerator and denominator: 1.2 → 0.27 µs).
+  Live, the code costs more than the instruction counts say: perf over 40 s of the live stream
+  (before the interleaver change) put the recorder's CPU in the interpreter 37%, the kernel 30%,
+  FFmpeg's libraries 17%, libc 9%, PyAV's glue 7%; ffmpeg's in the kernel 40%, libc 27%, its
+  libraries 27%. The interpreter and PyAV's glue together came to 0.83x of ffmpeg's whole CPU;
+  each packet wakes the interpreter from a blocking read, with cold caches.
+- *Start-up: 1,255 → 1,083 M instructions* (ffmpeg 257 M): croniter is loaded only by a
+  scheduled recording. The rest is the interpreter and its imports (CPU, best of 5: PyAV 0.11 s,
+  pydantic and the model 0.2 s, ours 0.12 s, of 0.45 s).
+
 """
 
-RECORDER_CPU_MISSED = """Why CPU stays above 1.5x: the recorder pays its start-up once per
-recording (the interpreter, pydantic and PyAV: see the start-up instructions), and, live, each
-packet wakes the interpreter from a blocking read with cold caches, so the same Python costs
-several times what the hot replay shows. What can reach the goal is FFmpeg's own muxer doing the
-per-packet work (the `segment` muxer in one C loop, fed by libavformat), with Python keeping the
-split decisions, naming, the info XML, status and crash recovery around it."""
+RECORDER_CPU_MISSED = """\
+Why CPU stays above 1.5x: a Python process pays its start-up once per recording and the
+interpreter's work for every packet, which, live, costs about as much as ffmpeg's whole remux.
+What can reach the goal is FFmpeg doing the per-packet work in C: the recorder keeps the split
+decisions, naming, the info XML, status and crash recovery, and hands the packet loop to
+libavformat (the `segment` muxer, or a small C loop over PyAV's contexts)."""
 
 
 def _recorder(figures: Sequence[Figure]) -> str:

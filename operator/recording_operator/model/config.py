@@ -159,9 +159,10 @@ class RecorderConfig(_Strict):
     service_account_name: str = Field(
         default="recording-operator-recorder", alias="serviceAccountName"
     )
+    #: From bench/recorder_cost.py (docs/benchmarks.md), as the chart's recorder.resources.
     resources: dict[str, Any] = Field(
         default_factory=lambda: {
-            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "requests": {"cpu": "25m", "memory": "80Mi"},
             "limits": {"memory": "256Mi"},
         }
     )
