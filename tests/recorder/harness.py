@@ -131,12 +131,18 @@ class Recorder:
         return sorted(self.storage.rglob("*.xml"))
 
     def wait_files(self, count: int, timeout: float) -> list[Path]:
-        return wait_for(lambda: len(self.finished_files()) >= count and self.finished_files(),
-                        timeout, f"{count} finished files\n{self.log()}")
+        def enough() -> list[Path] | None:
+            files = self.finished_files()
+            return files if len(files) >= count else None
+
+        return wait_for(enough, timeout, f"{count} finished files\n{self.log()}")
 
     def wait_temp(self, timeout: float) -> Path:
-        return wait_for(lambda: (self.temp_files() or [None])[0], timeout,
-                        f"a file being written\n{self.log()}")
+        def first() -> Path | None:
+            files = self.temp_files()
+            return files[0] if files else None
+
+        return wait_for(first, timeout, f"a file being written\n{self.log()}")
 
     def __enter__(self) -> Recorder:
         return self.start()
