@@ -26,6 +26,7 @@ from .report import console_table, machine, markdown, now
 #: (module, what it measures), in the order of the table
 BENCHMARKS = (
     ("api_figures", "API latency"),
+    ("api_consistency", "Consistent records and the API under load"),
     ("throughput", "Control-plane throughput"),
     ("stream_latency", "Reservation and stop latency"),
     ("recorder_cost", "Recorder cost"),

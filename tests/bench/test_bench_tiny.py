@@ -27,6 +27,9 @@ EXPECTED = (
     "upload throughput, x a plain bulk PUT of the same files", "delivery CPU per GB uploaded",
     "file finished → event received p99", "delivery peak RSS, queued files drained",
     "records p99 at 20 tasks", "operator RSS at 20 Recordings", "operator RSS per task at 20",
+    "records p99 at 20 tasks, consistent, no other writes",
+    "records p99 at 20 tasks, replica cache only (before), no other writes",
+    "API peak RSS, 20 tasks with status writes", "status writes/s recorders cause at 5,000 tasks",
 )
 
 

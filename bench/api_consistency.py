@@ -1,0 +1,315 @@
+"""records with consistent reads, and the API under load (issues 19 and 16 item 7).
+
+Two API processes as deployed (their own processes, the chart's ``api`` rules) on one control
+plane and one namespace: one as shipped (records consistent with every write finished before
+the call: a version check against the API server, then the watch cache), one with
+``--no-consistent-reads`` (the replica's cache as it is: today's figure). The app is filled
+through startRecord to 1,000 and then 5,000 tasks, every task given a status as a recording
+recorder writes it (counters, the recorder block, the last files). records is timed on both,
+in alternating blocks, first with nothing else writing (the version check then falls back to a
+direct LIST, as the watch cannot pass the API server's version without a Recording event), then
+while status writes flow (the watch passes it within milliseconds).
+
+Then the load figures: the API's memory at 5,000 tasks after the writes (peak and now), and the
+status write rate recorders cause, measured with real ``StatusReporter``s (the recorder's own
+reporting code) on a sample of tasks whose progress changes continuously, scaled to 5,000.
+
+    python -m bench.api_consistency           # 1,000 and 5,000 tasks
+    python -m bench.api_consistency --tiny    # 20 tasks, a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import yaml
+
+from bench.common import (
+    Figure,
+    add_common_arguments,
+    emit,
+    load_average,
+    peak_rss_mb,
+    percentile,
+    rbac_rules,
+    rss_mb,
+    wait_for,
+)
+from bench.rig import TOKEN, _command, _spawn, http_client, start_records, time_records
+from recording_operator.kube.rest import KubeRest, patch_status
+from recording_operator.kube.target import KubeTarget
+from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
+from recording_operator.model.naming import recording_name
+from recording_operator.model.resource import GROUP, PLURAL, VERSION
+from recording_operator.recorder.reporter import StatusReporter
+
+GOAL_RECORDS_MS = 100.0
+GOAL_API_MB = 256.0
+GOAL_WRITES = 300.0
+FULL_TASKS = 5_000
+NAMESPACE = "bench-consistency"
+
+
+def _status(n: int, tick: int) -> dict[str, Any]:
+    """A status as a recording recorder writes it (its own fields, the operator's state)."""
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    files = [{"sequence": s, "path": f"/recordings/AbCdEfGhIjKlMnOp_default_app_s{n}_"
+              f"20260101000000_20260101000010_{s}.ts", "bytes": 1_250_000,
+              "startTime": now, "finishTime": now} for s in range(max(0, tick - 5), tick)]
+    return {
+        "state": "recording", "startTime": now, "recordBytes": 125_000 * (tick + 1),
+        "recordTime": 1000 * (tick + 1), "totalRecordBytes": 1_250_000 * tick,
+        "totalRecordTime": 10_000 * tick, "sequence": tick, "files": files,
+        "recorder": {"state": "recording", "podUID": f"{n:08d}-0000-0000-0000-000000000000",
+                     "updatedTime": now},
+    }
+
+
+class Api:
+    def __init__(self, name: str, process: subprocess.Popen[bytes], url: str) -> None:
+        self.name, self.process, self.url = name, process, url
+
+
+@contextmanager
+def apis(plane: ControlPlane, workdir: Path) -> Iterator[tuple[Api, Api]]:
+    rules = rbac_rules()
+    kubeconfig = plane.service_account_kubeconfig(NAMESPACE, "bench-api", rules["api"])
+    config = workdir / "config.yaml"
+    config.write_text(yaml.safe_dump({"namespace": NAMESPACE, "vhosts": {"default": {"apps": {
+        "app": {"source": "rtmp://127.0.0.1:1/{app}/{stream}"}}}}}))
+    started = []
+    try:
+        for name, extra in (("consistent", []), ("replica cache", ["--no-consistent-reads"])):
+            port = free_port()
+            process = _spawn(workdir / f"api-{port}.log", [
+                *_command(), "api", "--host=127.0.0.1", f"--port={port}",
+                f"--config={config}", f"--kubeconfig={kubeconfig}", "--log-level=warning",
+                *extra], {"RECORDING_OPERATOR_ACCESS_TOKEN": TOKEN})
+            started.append(Api(name, process, f"http://127.0.0.1:{port}"))
+        for api in started:
+            def up(api: Api = api) -> bool:
+                if api.process.poll() is not None:
+                    raise RuntimeError(f"the API exited with {api.process.returncode}")
+                try:
+                    with http_client(api.url) as client:
+                        return client.post("/v1/vhosts/default/apps/app:records").status_code \
+                            == 200
+                except httpx.TransportError:
+                    return False
+            wait_for(up, 60, f"the {api.name} API")
+        yield started[0], started[1]
+    finally:
+        for api in started:
+            api.process.terminate()
+            try:
+                api.process.wait(15)
+            except subprocess.TimeoutExpired:
+                api.process.kill()
+                api.process.wait()
+
+
+def _names(first: int, last: int) -> list[str]:
+    return [recording_name("default", "app", f"task-{n:05d}") for n in range(first, last)]
+
+
+def write_statuses(rest_pool: list[KubeRest], names: list[str], tick: int) -> None:
+    """One status write per Recording, spread over the pool's connections."""
+    def write(index: int) -> None:
+        rest = rest_pool[index % len(rest_pool)]
+        patch_status(rest, GROUP, VERSION, NAMESPACE, PLURAL, names[index],
+                     _status(index, tick))
+
+    with ThreadPoolExecutor(len(rest_pool)) as pool:
+        list(pool.map(write, range(len(names))))
+
+
+class Writer:
+    """Status writes at ``rate`` per second (as far as the machine keeps up) until stopped."""
+
+    def __init__(self, rest_pool: list[KubeRest], names: list[str], rate: float) -> None:
+        self.rest_pool, self.names, self.rate = rest_pool, names, rate
+        self.done = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                         for i in range(len(rest_pool))]
+        self.started = time.monotonic()
+        self.elapsed = 0.0
+
+    def __enter__(self) -> Writer:
+        self.started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+        self.elapsed = time.monotonic() - self.started
+
+    def _run(self, worker: int) -> None:
+        share = self.rate / len(self._threads)
+        n, tick = worker, 100
+        begun = time.monotonic()
+        sent = 0
+        while not self._stop.is_set():
+            due = begun + sent / share
+            if due > time.monotonic():
+                self._stop.wait(due - time.monotonic())
+                continue
+            name = self.names[n % len(self.names)]
+            patch_status(self.rest_pool[worker], GROUP, VERSION, NAMESPACE, PLURAL, name,
+                         _status(n, tick + n // len(self.names)))
+            n += len(self._threads)
+            sent += 1
+            self.done += 1
+
+    @property
+    def achieved(self) -> float:
+        return self.done / max(self.elapsed or (time.monotonic() - self.started), 1e-9)
+
+
+def alternate(a: Api, b: Api, samples: int, expected: int) -> tuple[list[float], list[float]]:
+    """records latencies (ms) on both APIs, in alternating blocks of the same length."""
+    blocks = 4
+    per = max(1, samples // blocks)
+    first: list[float] = []
+    second: list[float] = []
+    with http_client(a.url) as ca, http_client(b.url) as cb:
+        for _ in range(blocks):
+            first += time_records(ca, per, expected)
+            second += time_records(cb, per, expected)
+    return first, second
+
+
+def reporter_rate(admin: Path, names: list[str], seconds: float) -> float:
+    """Status writes per second per recording task, with the recorder's own reporter and a
+    progress that changes continuously (as while recording)."""
+    started = time.monotonic()
+
+    def snapshot(n: int) -> Callable[[], dict[str, Any]]:
+        return lambda: _status(n, 1 + int((time.monotonic() - started) / 10))
+
+    reporters = []
+    for n, name in enumerate(names):
+        reporter = StatusReporter(NAMESPACE, name, KubeTarget(kubeconfig=str(admin)))
+        reporter.start()
+        reporter.begin(snapshot(n))
+        reporters.append(reporter)
+    time.sleep(seconds)
+    patches = sum(r.patches for r in reporters)
+    elapsed = time.monotonic() - started
+    with ThreadPoolExecutor(16) as pool:  # each sends its final report
+        list(pool.map(lambda r: r.close(timeout=10), reporters))
+    return patches / elapsed / len(names)
+
+
+def measure(levels: list[int], samples: int, reporters: int, report_seconds: float,
+            write_rate: float, workdir: Path) -> tuple[list[Figure], str]:
+    figures: list[Figure] = []
+    lines = [f"{'tasks':>6}  {'writes':>9}  {'consistent p50':>14}  {'p99':>6}  "
+             f"{'replica cache p50':>17}  {'p99':>6}   (records, ms)"]
+    plane = ControlPlane.start(workdir / "controlplane")
+    try:
+        plane.apply_crds()
+        wait_for(lambda: _served(plane), 30, "the Recording storage")
+        plane.create_namespace(NAMESPACE)
+        admin = plane.admin_kubeconfig
+        pool = [KubeRest(KubeTarget(kubeconfig=str(admin)), timeout=60) for _ in range(8)]
+        with apis(plane, workdir) as (consistent, replica):
+            filled = 0
+            for level in levels:
+                start_records(consistent.url, [f"task-{n:05d}" for n in range(filled, level)])
+                write_statuses(pool, _names(filled, level), 1)
+                filled = level
+                names = _names(0, level)
+                time.sleep(1.0)  # both watches have the writes
+                idle = alternate(consistent, replica, samples, level)
+                with Writer(pool, names, write_rate) as writer:
+                    busy = alternate(consistent, replica, samples, level)
+                for label, (mine, today) in (("no other writes", idle),
+                                             (f"{writer.achieved:.0f} status writes/s", busy)):
+                    p99, today99 = percentile(mine, 0.99), percentile(today, 0.99)
+                    lines.append(f"{level:>6}  {label[:9]:>9}  {percentile(mine, 0.5):>14.1f}  "
+                                 f"{p99:>6.1f}  {percentile(today, 0.5):>17.1f}  "
+                                 f"{today99:>6.1f}")
+                    goal = level == min(levels)
+                    figures.append(Figure(
+                        f"records p99 at {level:,} tasks, consistent, {label}", p99, "ms",
+                        f"< {GOAL_RECORDS_MS:.0f} ms" if goal else "",
+                        p99 < GOAL_RECORDS_MS if goal else None,
+                        f"p50 {percentile(mine, 0.5):.1f} ms; {len(mine)} calls; "
+                        f"{load_average()}", [p99]))
+                    figures.append(Figure(
+                        f"records p99 at {level:,} tasks, replica cache only (before), {label}",
+                        today99, "ms", "", None,
+                        f"p50 {percentile(today, 0.5):.1f} ms; --no-consistent-reads",
+                        [today99]))
+                print(f"  {level} tasks done; {load_average()}", flush=True)
+            top = max(levels)
+            api_peak = peak_rss_mb(consistent.process.pid)
+            api_now = rss_mb(consistent.process.pid)
+            figures.append(Figure(
+                f"API peak RSS, {top:,} tasks with status writes", api_peak, "MB",
+                f"< {GOAL_API_MB:.0f} MB", api_peak < GOAL_API_MB,
+                f"now {api_now:.0f} MB; the replica-cache API: peak "
+                f"{peak_rss_mb(replica.process.pid):.0f} MB", [api_peak]))
+            per_task = reporter_rate(admin, _names(0, min(reporters, top)), report_seconds)
+            projected = per_task * FULL_TASKS
+            figures.append(Figure(
+                f"status writes/s recorders cause at {FULL_TASKS:,} tasks", projected, "/s",
+                f"< {GOAL_WRITES:.0f}/s", projected < GOAL_WRITES,
+                f"{per_task:.3f} writes/s per task, measured with {min(reporters, top)} "
+                f"StatusReporters over {report_seconds:.0f} s, progress changing continuously",
+                [projected]))
+        for rest in pool:
+            rest.close()
+    finally:
+        plane.stop()
+    return figures, "\n".join(lines)
+
+
+def _served(plane: ControlPlane) -> bool:
+    try:
+        plane.request("GET", f"/apis/{GROUP}/{VERSION}/{PLURAL}?limit=1")
+    except AdminError as exc:
+        if exc.status == 429:
+            return False
+        raise
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.tiny:
+        levels, samples, reporters, seconds, rate = [20], 8, 3, 6.0, 20.0
+    else:
+        levels, samples, reporters, seconds, rate = [1000, FULL_TASKS], 200, 100, 30.0, 200.0
+    with tempfile.TemporaryDirectory(prefix="bench-consistency-") as tmp:
+        figures, text = measure(levels, samples, reporters, seconds, rate, Path(tmp))
+    title = ("records with consistent reads beside the replica cache alone, and the API under "
+             "load (one run)")
+    print(f"\n{text}")
+    emit(figures, args.json, title, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
