@@ -9,6 +9,8 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || need+=(libnginx-mod-rtmp)
 # valgrind: bench/recorder_path.py counts the recorder's instructions with callgrind.
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+# chromium: the console's browser tests (Playwright drives Debian's Chromium by its path).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 # The node suite (tests/node): a private containerd with runc and the CNI plugins, buildah and
 # debootstrap for its images, gcc for its sandbox binary, iptables for kube-proxy. Only where
 # they can be installed (root or sudo); elsewhere that suite skips and says why.
