@@ -1,0 +1,246 @@
+"""The catalogue's reads and writes: what an event changes, and the files of a time range.
+
+Synchronous SQLAlchemy on purpose: Alembic is synchronous, a query by stream and range takes
+milliseconds, and the API runs these calls in its thread pool. Every write is one transaction
+and idempotent (an upsert on (vhost, app, transactionId, sequence)), so a delivery that
+retries, or a rebuild over rows the events already made, changes nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .db import make_engine, upgrade
+from .schema import FileRecord, StreamExtent
+
+FILE_FINISHED = "dev.recording-operator.file.finished"
+FILE_UPLOADED = "dev.recording-operator.file.uploaded"
+FILE_DELETED = "dev.recording-operator.file.deleted"
+
+
+class BadEvent(ValueError):
+    """An event's ``data`` lacks a field the catalogue needs (the message names it)."""
+
+
+@dataclass(frozen=True)
+class CatalogueFile:
+    """One finished file as the catalogue knows it (what the recordings API lists)."""
+
+    id: int
+    vhost: str
+    app: str
+    stream: str
+    record_id: str
+    transaction_id: str
+    sequence: int
+    last_sequence: bool
+    #: Relative to the storage root (the info XML's ``filePath``).
+    file_path: str
+    start_time: datetime
+    finish_time: datetime
+    record_time_ms: int
+    bytes: int
+    tracks: str | None
+    #: A local copy exists under the storage root.
+    local: bool
+    #: ``s3://bucket/key`` once uploaded, else None.
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Gap:
+    start: datetime
+    end: datetime
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive value (SQLite gives those back) is UTC as stored."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _time(data: Mapping[str, Any], key: str) -> datetime:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise BadEvent(f"data.{key}: missing or not a string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadEvent(f"data.{key}: not a time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise BadEvent(f"data.{key}: a time without an offset: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def _field(data: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadEvent(f"data.{key}: missing or not {kind.__name__}")
+    return value
+
+
+def row_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns a ``file.*`` event's data (the info XML entry as JSON, plus size) sets."""
+    created = data.get("createdTime")
+    return {
+        "vhost": _field(data, "vhost", str),
+        "app": _field(data, "app", str),
+        "stream": _field(data, "stream", str),
+        "record_id": _field(data, "id", str),
+        "transaction_id": _field(data, "transactionId", str),
+        "sequence": _field(data, "sequence", int),
+        "last_sequence": bool(data.get("lastSequence", False)),
+        "file_path": _field(data, "filePath", str),
+        "metadata_text": str(data.get("metadata") or ""),
+        "created_time": _time(data, "createdTime") if isinstance(created, str) else None,
+        "start_time": _time(data, "startTime"),
+        "finish_time": _time(data, "finishTime"),
+        "record_time_ms": int(data.get("recordTime") or 0),
+        "bytes": int(data.get("size", data.get("recordBytes", 0)) or 0),
+    }
+
+
+class Catalogue:
+    """The catalogue behind one database URL, its schema brought up to date on open."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Catalogue:
+        engine = make_engine(url)
+        upgrade(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _insert(self) -> Any:
+        dialect = self.engine.dialect.name
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(FileRecord)
+
+    def record_file(self, data: Mapping[str, Any], *, local: bool | None = True,
+                    url: str | None = None, etag: str | None = None,
+                    checksum: str | None = None) -> None:
+        """Adds (or completes) one file's row. ``local`` None leaves it as it is; a ``url``
+        is never cleared by a later or repeated event."""
+        values = row_values(data)
+        inserted = {**values, "local": True if local is None else local, "url": url,
+                    "etag": etag, "checksum": checksum}
+        changed = dict(values)
+        if local is not None:
+            changed["local"] = local
+        if url is not None:
+            changed.update(url=url, etag=etag, checksum=checksum)
+        statement = self._insert().values(**inserted).on_conflict_do_update(
+            index_elements=["vhost", "app", "transaction_id", "sequence"], set_=changed)
+        longest = (values["finish_time"] - values["start_time"]).total_seconds()
+        with Session(self.engine) as session, session.begin():
+            session.execute(statement)
+            self._extend(session, values["vhost"], values["app"], values["stream"], longest)
+
+    def _extend(self, session: Session, vhost: str, app: str, stream: str,
+                longest: float) -> None:
+        insert = (postgresql.insert if self.engine.dialect.name == "postgresql"
+                  else sqlite.insert)(StreamExtent)
+        excluded = insert.excluded.longest_seconds
+        session.execute(insert.values(vhost=vhost, app=app, stream=stream,
+                                      longest_seconds=max(longest, 0.0)).on_conflict_do_update(
+            index_elements=["vhost", "app", "stream"],
+            set_={"longest_seconds": func.max(StreamExtent.longest_seconds, excluded)
+                  if self.engine.dialect.name == "sqlite"
+                  else func.greatest(StreamExtent.longest_seconds, excluded)}))
+
+    def apply_event(self, kind: str, data: Mapping[str, Any],
+                    delete_local_after_upload: bool = False) -> bool:
+        """Applies one delivery event; False when its type is not about a file (ignored).
+
+        The delivery sends no event when it removes a local copy right after an upload
+        (``deleteLocal``), so the receiver tells from the app's config
+        (``delete_local_after_upload``) whether ``file.uploaded`` also ends the local copy.
+        """
+        if kind == FILE_FINISHED:
+            self.record_file(data, local=None)
+        elif kind == FILE_UPLOADED:
+            self.record_file(data, local=False if delete_local_after_upload else None,
+                             url=_field(data, "url", str), etag=data.get("etag"),
+                             checksum=data.get("checksum"))
+        elif kind == FILE_DELETED:
+            self.record_file(data, local=False)
+        else:
+            return False
+        return True
+
+    def clear_local(self, vhost: str, app: str, transaction_id: str, sequence: int) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(FileRecord).where(
+                FileRecord.vhost == vhost, FileRecord.app == app,
+                FileRecord.transaction_id == transaction_id,
+                FileRecord.sequence == sequence).values(local=False))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def files_in_range(self, vhost: str, app: str, stream: str, start: datetime,
+                       end: datetime) -> list[CatalogueFile]:
+        """The files of one stream overlapping [start, end), ordered by start time (then
+        transaction and sequence). ``start`` and ``end`` must be timezone-aware."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("start and end must be timezone-aware")
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        with Session(self.engine) as session:
+            longest = session.scalar(select(StreamExtent.longest_seconds).where(
+                StreamExtent.vhost == vhost, StreamExtent.app == app,
+                StreamExtent.stream == stream))
+            if longest is None:
+                return []
+            rows: Iterable[FileRecord] = session.scalars(
+                select(FileRecord).where(
+                    FileRecord.vhost == vhost, FileRecord.app == app,
+                    FileRecord.stream == stream,
+                    FileRecord.start_time >= start - timedelta(seconds=longest + 1),
+                    FileRecord.start_time < end,
+                    FileRecord.finish_time > start,
+                ).order_by(FileRecord.start_time, FileRecord.transaction_id,
+                           FileRecord.sequence))
+            return [_file(row) for row in rows]
+
+    def all_files(self) -> list[CatalogueFile]:
+        """Every row, in a stable order (for comparing a rebuild with what events made)."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(FileRecord).order_by(
+                FileRecord.vhost, FileRecord.app, FileRecord.transaction_id,
+                FileRecord.sequence))
+            return [_file(row) for row in rows]
+
+
+def _file(row: FileRecord) -> CatalogueFile:
+    return CatalogueFile(
+        id=row.id, vhost=row.vhost, app=row.app, stream=row.stream, record_id=row.record_id,
+        transaction_id=row.transaction_id, sequence=row.sequence,
+        last_sequence=row.last_sequence, file_path=row.file_path,
+        start_time=_utc(row.start_time), finish_time=_utc(row.finish_time),
+        record_time_ms=row.record_time_ms, bytes=row.bytes, tracks=row.tracks,
+        local=row.local, url=row.url)
+
+
+def gaps_between(files: list[CatalogueFile], start: datetime, end: datetime) -> list[Gap]:
+    """The stretches of [start, end) no file covers, in order (files may overlap)."""
+    gaps: list[Gap] = []
+    covered = start
+    for f in files:
+        if f.start_time > covered:
+            gaps.append(Gap(covered, min(f.start_time, end)))
+        covered = max(covered, f.finish_time)
+        if covered >= end:
+            break
+    if covered < end:
+        gaps.append(Gap(covered, end))
+    return gaps
