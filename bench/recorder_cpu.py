@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -338,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     if o["exit_code"] != 0 or not o["recorded_s"]:
         print(f"the recorder failed: see {work / 'recorder.log'}", file=sys.stderr)
         return 1
+    shutil.rmtree(work, ignore_errors=True)  # minutes of 720p: kept only when something failed
     return 0
 
 
