@@ -47,8 +47,8 @@ def test_a_dev_still_running_on_the_directory_is_named(tmp_path: Path) -> None:
     """), str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert other.stdout is not None and other.stdout.readline().strip() == "written"
-        with pytest.raises(StackError, match=rf"(?s)another recording-operator dev \(pid {other.pid}"
-                           rf".*kill {other.pid}"):
+        with pytest.raises(StackError, match=rf"(?s)another recording-operator dev "
+                           rf"\(pid {other.pid}.*kill {other.pid}"):
             EmbeddedStack(StackOptions(data_dir=tmp_path))._clear_leftovers()
     finally:
         other.kill()
