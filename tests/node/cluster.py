@@ -52,6 +52,13 @@ POD_CIDR = "10.244.91.0/24"
 GATEWAY = "10.244.91.1"
 NODE_NAME = "recording-node"
 CLUSTER_DOMAIN = "cluster.local"
+SYSCTL = Path("/proc/sys")
+#: Kernel settings the node changes (forwarding; the kubelet's and kube-proxy's defaults),
+#: restored when it stops.
+SYSCTLS = ("net/ipv4/ip_forward", "vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic",
+           "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes",
+           "net/bridge/bridge-nf-call-iptables", "net/ipv4/conf/all/route_localnet",
+           "net/netfilter/nf_conntrack_max")
 #: What the node's tools need on this machine: Debian packages (tools/system-deps.sh).
 COMMANDS = ("containerd", "runc", "ctr", "buildah", "debootstrap", "iptables", "ip", "gcc", "go")
 
@@ -217,7 +224,7 @@ class Node:
     _relay: _Relay | None = None
     _netns_before: set[str] = field(default_factory=set)
     _bridge_made: bool = False
-    _ip_forward: str | None = None
+    _sysctls: dict[str, str] = field(default_factory=dict)
 
     # -- start --------------------------------------------------------------------------------
 
@@ -289,10 +296,11 @@ class Node:
         _run("ip", "addr", "add", f"{GATEWAY}/24", "dev", BRIDGE)
         _run("ip", "link", "set", BRIDGE, "up")
         # Service traffic from one pod to another goes through the node (kube-proxy's DNAT)
-        # and back out on the bridge: forwarding on while the node runs, restored by stop().
-        forward = Path("/proc/sys/net/ipv4/ip_forward")
-        self._ip_forward = forward.read_text().strip()
-        forward.write_text("1")
+        # and back out on the bridge: forwarding on while the node runs. It and what the
+        # kubelet and kube-proxy set are restored by stop().
+        self._sysctls = {name: (SYSCTL / name).read_text() for name in SYSCTLS
+                         if (SYSCTL / name).exists()}
+        (SYSCTL / "net/ipv4/ip_forward").write_text("1")
         _write(self.workdir / "cni" / "net.d" / "10-bridge.conflist", json.dumps({
             "cniVersion": "1.0.0", "name": "recording-node",
             "plugins": [{
@@ -584,8 +592,9 @@ state = "{base / 'state'}"
     def _bridge_cleanup(self) -> None:
         if self._bridge_made:
             _run("ip", "link", "del", BRIDGE, check=False)
-        if self._ip_forward is not None:
-            Path("/proc/sys/net/ipv4/ip_forward").write_text(self._ip_forward)
+        for name, value in self._sysctls.items():
+            with contextlib.suppress(OSError):
+                (SYSCTL / name).write_text(value)
 
     # -- what the tests use -------------------------------------------------------------------
 
