@@ -4,6 +4,7 @@ the colon paths, the 64 KiB cap, JSON, and the vhost/app lookup, each with OME's
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -156,7 +157,7 @@ def test_0_body_over_64_kib_is_413_before_parsing(shared_api: Api, action: str) 
 
 
 def test_0_the_cap_holds_without_a_content_length(shared_api: Api) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(20):
             yield b" " * 4096
 

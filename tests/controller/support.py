@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
 from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
-from recording_operator.model.naming import pod_name
+from recording_operator.model.naming import pod_name, recording_name
 from tests.waiting import wait_for
 
 BIN = Path(sys.executable).parent
@@ -29,7 +30,8 @@ RECORDINGS = "/apis/recording-operator.dev/v1alpha1/namespaces/{ns}/recordings"
 RECORDER_SA = "recorder"
 IMAGE = "registry.test/recording-operator:test"
 T = TypeVar("T")
-
+SPEC = {"id": "lecture-1", "stream": {"name": "stream1"}}
+API_CREATED_TIME = "2026-03-15T21:15:20.113+09:00"
 
 
 class Kube:
@@ -101,6 +103,10 @@ class Kube:
                 "restartCount": 0,
                 "state": {"terminated": {"exitCode": exit_code, "reason": "Error",
                                          "message": "source refused"}}}]
+        self.patch_pod_status(recording, status)
+
+    def patch_pod_status(self, recording: str, status: dict[str, Any]) -> None:
+        """What the kubelet (or the scheduler) says about the pod."""
         path = f"/api/v1/namespaces/{self.ns}/pods/{pod_name(recording)}/status"
         self.plane.request("PATCH", path, {"status": status},
                            content_type="application/merge-patch+json")
@@ -249,3 +255,42 @@ class Operator:
             f"--- run {i}\n" + (self.log_dir / f"operator-{i}.log").read_text()
             for i in range(1, self.runs + 1)
         )
+
+
+StartOperator = Callable[..., Operator]
+
+
+def api_made(kube: Kube, record_id: str = "lecture-1", **spec: Any) -> str:
+    """A Recording as the API makes it: derived name, vhost/app labels, creation time."""
+    name = recording_name("default", "app", record_id)
+    kube.create_recording(
+        name, {**SPEC, "id": record_id, **spec},
+        labels={"recording-operator.dev/vhost": "default", "recording-operator.dev/app": "app"},
+        annotations={"recording-operator.dev/created-time": API_CREATED_TIME})
+    return name
+
+
+def pod_of(kube: Kube, name: str, timeout: float = 20) -> dict[str, Any]:
+    return wait_for(lambda: kube.pod(name), timeout, f"the recorder pod of {name}")
+
+
+def state_is(kube: Kube, name: str, state: str, timeout: float = 20) -> dict[str, Any]:
+    """The status once its state is ``state``."""
+
+    def reached() -> dict[str, Any] | None:
+        status = kube.status(name)
+        return status if status.get("state") == state else None
+
+    return wait_for(reached, timeout,
+                    f"{name} to reach state {state} (now {kube.status(name).get('state')})")
+
+
+def event_seen(kube: Kube, name: str, reason: str, timeout: float = 20) -> dict[str, Any]:
+    return wait_for(
+        lambda: next((e for e in kube.events(name) if e["reason"] == reason), None),
+        timeout, f"Event {reason} on {name} (have {kube.event_reasons(name)})")
+
+
+def recorder_pods(kube: Kube, name: str) -> list[dict[str, Any]]:
+    return [p for p in kube.pods()
+            if p["metadata"]["labels"].get("recording-operator.dev/recording") == name]

@@ -8,55 +8,41 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from recording_operator.local.controlplane import ControlPlane
-from recording_operator.model.naming import recording_name
 from recording_operator.model.resolved import ResolvedRecording
 from tests.waiting import wait_for
 
-from .support import IMAGE, KUBECTL, RECORDER_SA, Kube, Operator, env_of, write_config
+from .support import (
+    API_CREATED_TIME,
+    IMAGE,
+    KUBECTL,
+    RECORDER_SA,
+    SPEC,
+    Kube,
+    StartOperator,
+    api_made,
+    env_of,
+    event_seen,
+    pod_of,
+    recorder_pods,
+    state_is,
+    write_config,
+)
 
 pytestmark = pytest.mark.controlplane
-StartOperator = Callable[..., Operator]
-SPEC = {"id": "lecture-1", "stream": {"name": "stream1"}}
 
 
-API_CREATED_TIME = "2026-03-15T21:15:20.113+09:00"
-
-
-def api_made(kube: Kube, record_id: str = "lecture-1", **spec: Any) -> str:
-    """A Recording as the API makes it: derived name, vhost/app labels, creation time."""
-    name = recording_name("default", "app", record_id)
-    kube.create_recording(
-        name, {**SPEC, "id": record_id, **spec},
-        labels={"recording-operator.dev/vhost": "default", "recording-operator.dev/app": "app"},
-        annotations={"recording-operator.dev/created-time": API_CREATED_TIME})
-    return name
-
-
-def pod_of(kube: Kube, name: str, timeout: float = 20) -> dict[str, Any]:
-    return wait_for(lambda: kube.pod(name), timeout, f"the recorder pod of {name}")
-
-
-def state_is(kube: Kube, name: str, state: str, timeout: float = 20) -> dict[str, Any]:
-    return wait_for(lambda: (s := kube.status(name)).get("state") == state and s, timeout,
-                    f"{name} to reach state {state} (now {kube.status(name).get('state')})")
-
-
-def event_seen(kube: Kube, name: str, reason: str, timeout: float = 20) -> dict[str, Any]:
-    return wait_for(
-        lambda: next((e for e in kube.events(name) if e["reason"] == reason), None),
-        timeout, f"Event {reason} on {name} (have {kube.event_reasons(name)})")
-
-
-def recorder_pods(kube: Kube, name: str) -> list[dict[str, Any]]:
-    return [p for p in kube.pods()
-            if p["metadata"]["labels"].get("recording-operator.dev/recording") == name]
+def _replacement(kube: Kube, name: str, failed_uid: str) -> str | None:
+    """The uid of the pod that replaced the one with ``failed_uid``, once there is one."""
+    pod = kube.pod(name)
+    uid: str | None = pod["metadata"]["uid"] if pod else None
+    return uid if uid != failed_uid else None
 
 
 def test_a_new_recording_gets_exactly_one_pod_with_the_right_spec(
@@ -194,8 +180,8 @@ def test_repeated_failure_ends_in_error_without_a_restart_loop(
     for attempt in range(3):
         kube.set_phase(name, "Failed", exit_code=2)
         if attempt < 2:
-            uid = wait_for(lambda u=uid: (p := kube.pod(name)) and p["metadata"]["uid"] != u
-                           and p["metadata"]["uid"], 20, f"replacement {attempt + 1}")
+            uid = wait_for(partial(_replacement, kube, name, uid), 20,
+                           f"replacement {attempt + 1}")
     status = state_is(kube, name, "error")
     assert "3 failures within 300s" in status["message"]
     assert "exited with code 2" in status["message"]

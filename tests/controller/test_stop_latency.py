@@ -13,8 +13,7 @@ import pytest
 from recording_operator.controller.stopping import poll_delay
 from tests.waiting import wait_for
 
-from .support import Kube
-from .test_operator import StartOperator, api_made, pod_of, state_is
+from .support import Kube, StartOperator, api_made, pod_of, state_is
 
 
 def test_checks_start_quick_and_back_off_to_the_stop_poll() -> None:

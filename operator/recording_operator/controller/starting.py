@@ -43,14 +43,7 @@ def not_yet_started(body: kopf.Body, **_: Any) -> bool:
 
 @instrumented("start")
 async def check_start(
-    body: kopf.Body,
-    name: str,
-    namespace: str,
-    uid: str,
-    meta: kopf.Meta,
-    memo: Context,
-    logger: kopf.Logger,
-    **_: Any,
+    body: kopf.Body, meta: kopf.Meta, name: str, namespace: str, uid: str, memo: Context, **_: Any
 ) -> None:
     ctx = memo
     pod = await ctx.pods.read(namespace, pod_name(name))
