@@ -154,6 +154,29 @@ class ObjectStore:
     def url(self, key: str) -> str:
         return f"s3://{self.config.bucket}/{key}"
 
+    async def object_size(self, key: str) -> int:
+        """The size of ``key`` (a HEAD); for ranged readers such as the export (issue 15)."""
+        try:
+            head = await self._client.head_object(Bucket=self.config.bucket, Key=key)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise _describe(exc, self.config.bucket, self.endpoint) from exc
+        return int(head["ContentLength"])
+
+    async def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of ``key`` from ``offset`` (one ranged GET; fewer at the end)."""
+        try:
+            answer = await self._client.get_object(
+                Bucket=self.config.bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")
+            async with answer["Body"] as body:
+                data: bytes = await body.read()
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise _describe(exc, self.config.bucket, self.endpoint) from exc
+        return data
+
     async def put_file(self, path: Path, key: str, metadata: dict[str, str], *,
                        retry: bool = True) -> Uploaded:
         """Uploads ``path`` to ``key`` and returns only once the store holds exactly it.

@@ -1,0 +1,64 @@
+"""A real recording to export: the real recorder on nginx-rtmp, 4 s splits, ~22 s long; and
+the real S3 store (versitygw) for the files that moved to the bucket."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from recording_operator.export.segments import Segment
+from recording_operator.local.mediaserver import MediaServer
+from recording_operator.local.publisher import Publisher
+from recording_operator.local.s3server import S3Server
+from recording_operator.model.timefmt import parse_time
+from recording_operator.recorder.infofile import parse
+from tests.recorder.conftest import clip, media_server  # noqa: F401 - fixtures
+from tests.recorder.harness import Recorder, job
+
+INTERVAL_MS = 4000
+FILES = 5
+
+
+@dataclass(frozen=True)
+class Recording:
+    storage: Path
+    segments: list[Segment]
+    stream: str
+
+
+def segments_of(storage: Path, info: Path) -> list[Segment]:
+    entries = parse(info.read_text())
+    return [Segment(parse_time(e.start_time), parse_time(e.finish_time), storage / e.file_path)
+            for e in sorted(entries, key=lambda e: e.sequence)]
+
+
+@pytest.fixture(scope="session")
+def recording(tmp_path_factory: pytest.TempPathFactory, media_server: MediaServer,  # noqa: F811
+              clip: Path) -> Iterator[Recording]:  # noqa: F811
+    """Five or more finished files of one recording (the recorder stopped)."""
+    stream = "exported"
+    publisher = Publisher.clip(clip, media_server.rtmp_url("app", stream))
+    publisher.start()
+    try:
+        media_server.wait_live("app", stream)
+        storage = tmp_path_factory.mktemp("export") / "storage"
+        spec = job(stream, media_server.rtmp_url("app", stream), intervalMs=INTERVAL_MS,
+                   filePath="${Stream}/${Sequence}.ts", infoPath="${Stream}/info.xml")
+        with Recorder(spec, storage) as recorder:
+            recorder.wait_files(FILES, timeout=60)
+            assert recorder.stop() == 0, recorder.log()
+    finally:
+        publisher.stop()
+    yield Recording(storage, segments_of(storage, storage / stream / "info.xml"), stream)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = S3Server.launch(tmp_path_factory.mktemp("s3"))
+    try:
+        yield server
+    finally:
+        server.stop()
