@@ -7,12 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from ..catalogue import Catalogue
 from . import openapi
 from .cache import CachedStore
+from .catalogue_events import PATH as CATALOGUE_EVENTS_PATH
+from .catalogue_events import build_catalogue_events_router
 from .errors import ApiError, error_response, install_error_handlers
 from .gate import Gate
 from .notify import build_notify_router, public_paths
+from .recordings import build_recordings_router
 from .routes import build_router
 from .settings import ApiSettings
 from .store import KubernetesStore, RecordingStore, StoreUnavailable
@@ -32,6 +37,11 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _catalogue(app, settings), _store(app):
+            yield
+
+    @asynccontextmanager
+    async def _store(app: FastAPI) -> AsyncIterator[None]:
         if store is not None:
             app.state.store = store
             yield
@@ -68,6 +78,8 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
     app.add_exception_handler(StoreUnavailable, _unavailable)
     app.include_router(build_router(settings), prefix=settings.prefix)
     app.include_router(build_notify_router(settings), prefix=settings.prefix)
+    app.include_router(build_recordings_router(settings), prefix=settings.prefix)
+    app.include_router(build_catalogue_events_router(settings), prefix=settings.prefix)
 
     @app.get(HEALTH_PATH, include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -79,10 +91,27 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
         token=settings.access_token,
         # the notification routes take the token as a header or a query parameter themselves
         # /openapi.json names every action and field: it needs the token unless made public
+        # the catalogue's event receiver checks the delivery's signature instead
         public_paths={HEALTH_PATH, *public_paths(settings.prefix),
+                      settings.prefix + CATALOGUE_EVENTS_PATH,
                       *((OPENAPI_PATH,) if settings.public_openapi else ())},
     )
     return app
+
+
+@asynccontextmanager
+async def _catalogue(app: FastAPI, settings: ApiSettings) -> AsyncIterator[None]:
+    """Opens the catalogue (migrating its schema) for the app's lifetime, when configured."""
+    app.state.catalogue = None
+    if not settings.catalogue_url:
+        yield
+        return
+    catalogue = await run_in_threadpool(Catalogue.open, settings.catalogue_url)
+    app.state.catalogue = catalogue
+    try:
+        yield
+    finally:
+        catalogue.close()
 
 
 def _package_version() -> str:

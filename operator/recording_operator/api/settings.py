@@ -17,6 +17,10 @@ from ..kube.target import KubeTarget
 from ..model.config import Config, ConfigError, default_config, load_config
 
 TOKEN_ENV = "RECORDING_OPERATOR_ACCESS_TOKEN"  # noqa: S105 (a variable name)
+#: The catalogue's database URL (overrides the config's catalogue.url: it may hold a password).
+CATALOGUE_URL_ENV = "RECORDING_OPERATOR_CATALOGUE_URL"
+#: The secret the catalogue's event receiver verifies signatures with.
+CATALOGUE_SECRET_ENV = "RECORDING_OPERATOR_CATALOGUE_SECRET"  # noqa: S105 (a variable name)
 DEFAULT_PREFIX = "/v1"
 #: OvenMediaEngine's API port, so existing clients need only a new host.
 DEFAULT_PORT = 8081
@@ -45,6 +49,11 @@ class ApiSettings:
     consistent_reads: bool = True
     #: Serve /openapi.json without the token (off: it needs the token like every call).
     public_openapi: bool = False
+    #: The recordings catalogue's database URL (None: no catalogue routes answer 503).
+    catalogue_url: str | None = field(default=None, repr=False)
+    #: The Standard Webhooks secret the delivery signs the catalogue's events with (None:
+    #: the event receiver refuses every event).
+    catalogue_secret: str | None = field(default=None, repr=False)
 
     @property
     def legacy_start_record_array(self) -> bool:
@@ -105,6 +114,7 @@ def load_settings(
     except ConfigError as exc:
         raise SettingsError(str(exc)) from None
     token = read_token(token_file, environ)
+    env = dict(os.environ) if environ is None else environ
     if len(token.encode("utf-8")) < min_token_bytes:
         raise SettingsError(
             f"the access token is {len(token.encode('utf-8'))} bytes long; at least "
@@ -117,4 +127,6 @@ def load_settings(
         kube=KubeTarget(url=kube_url, kubeconfig=kubeconfig),
         public_openapi=public_openapi,
         consistent_reads=consistent_reads,
+        catalogue_url=env.get(CATALOGUE_URL_ENV) or config.catalogue.url,
+        catalogue_secret=env.get(CATALOGUE_SECRET_ENV) or None,
     )

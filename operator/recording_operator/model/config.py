@@ -173,6 +173,14 @@ class RecorderConfig(_Strict):
     env: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class CatalogueConfig(_Strict):
+    """The recordings catalogue's database (issue 15): ``sqlite:///path`` or
+    ``postgresql://user@host/db``; a password is better given as
+    ``$RECORDING_OPERATOR_CATALOGUE_URL`` from a Secret, which overrides this key."""
+
+    url: str | None = None
+
+
 class Config(_Strict):
     #: Namespace of an app's Recordings when the app does not name one.
     namespace: str = "default"
@@ -181,6 +189,7 @@ class Config(_Strict):
     #: Answer startRecord with a one-element array, as OvenMediaEngine 0.15.3 and earlier did.
     legacy_start_record_array: bool = Field(default=False, alias="legacyStartRecordArray")
     recorder: RecorderConfig = Field(default_factory=RecorderConfig)
+    catalogue: CatalogueConfig = Field(default_factory=CatalogueConfig)
     vhosts: dict[str, VhostConfig]
 
     @field_validator("timezone")
