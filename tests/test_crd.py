@@ -271,7 +271,7 @@ spec: {{id: both, stream: {{name: s}}, interval: 1000, schedule: "0 */1 *"}}
     result = subprocess.run([KUBECTL, f"--kubeconfig={controlplane.admin_kubeconfig}", "get",
                              "rec", "-n", namespace], capture_output=True, text=True, timeout=60)
     assert result.stdout.split("\n")[0].split() == ["NAME", "ID", "STREAM", "STATE", "SEQUENCE",
-                                                    "AGE"]
+                                                    "DELIVERY", "AGE"]
     assert result.stdout.split("\n")[1].split()[:3] == ["both", "both", "s"]
 
 

@@ -172,8 +172,11 @@ def test_config_rules_and_file_rules_add_up(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("app", "problem"),
     [
-        ({"streamMap": [{"streamName": "a*", "interval": 1, "schedule": "0 */1 *"}]},
+        ({"streamMap": [{"streamName": "a*", "interval": 1000, "schedule": "0 */1 *"}]},
          "vhosts.default.apps.app.streamMap.0: interval and schedule cannot be used"),
+        # the API and the CRD refuse intervals under a second: a rule must too
+        ({"streamMap": [{"streamName": "a*", "interval": 999}]},
+         "vhosts.default.apps.app.streamMap.0.interval: must be 0 (no split) or at least 1000"),
         ({"streamMap": [{"streamName": "a*", "filePth": "x.ts"}]},
          "vhosts.default.apps.app.streamMap.0.filePth: unknown key"),
         ({"streamMap": [{"streamName": ""}]}, "vhosts.default.apps.app.streamMap.0.streamName"),

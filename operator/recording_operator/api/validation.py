@@ -17,6 +17,7 @@ from ..model.rules import (
     FILE_EXTENSIONS,
     INFO_EXTENSIONS,
     MAX_ID_LENGTH,
+    MIN_INTERVAL,
     control_problem,
     is_valid_schedule,
     path_problem,
@@ -30,8 +31,6 @@ MAX_PATH_LENGTH = 1024
 MAX_METADATA_LENGTH = 4096
 #: OME's interval is an int32 of milliseconds.
 MAX_INTERVAL = 2**31 - 1
-#: Shorter files than this are a client's mistake (or a way to flood the storage with files).
-MIN_INTERVAL = 1000
 
 DUPLICATE = "Duplicate ID already exists"
 BOTH_SPLITS = "[Interval] and [Schedule] cannot be used at the same time"

@@ -22,6 +22,10 @@ _SCHEDULE = re.compile(SCHEDULE_PATTERN)
 FILE_EXTENSIONS = (".ts", ".mp4")
 INFO_EXTENSIONS = (".xml",)
 
+#: Shorter files than this are a client's mistake (or a way to flood the storage with files);
+#: 0 means no split. The CRD says the same in a CEL rule.
+MIN_INTERVAL = 1000
+
 #: Id length cap: long enough for UUIDs and slugs, short enough for labels, names, paths.
 MAX_ID_LENGTH = 253
 #: The longest file or directory name the usual filesystems take (NAME_MAX), in UTF-8 bytes.

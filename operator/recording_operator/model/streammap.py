@@ -25,7 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .recording import RecordingSpec, StreamSpec
 from .resource import SegmentationRule
-from .rules import FILE_EXTENSIONS, INFO_EXTENSIONS, is_valid_schedule, path_problem
+from .rules import (
+    FILE_EXTENSIONS,
+    INFO_EXTENSIONS,
+    MIN_INTERVAL,
+    is_valid_schedule,
+    path_problem,
+)
 
 #: OME replaces this in ``StreamName`` by the input stream's name. We record the published
 #: (input) stream itself, so it stands for the name being matched.
@@ -89,6 +95,13 @@ class StreamMapRule(BaseModel):
     def _schedule(cls, value: str | None) -> str | None:
         if value is not None and not is_valid_schedule(value):
             raise ValueError(f"{value!r} is not 'second minute hour' (e.g. '0 */5 *')")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _long_enough(cls, value: int | None) -> int | None:
+        if value and value < MIN_INTERVAL:
+            raise ValueError(f"must be 0 (no split) or at least {MIN_INTERVAL} milliseconds")
         return value
 
     @model_validator(mode="after")
