@@ -44,7 +44,7 @@ START_BODY = st.fixed_dictionaries(
               "schedule": st.sampled_from(["0 */1 *", "*/30 * *"])})
 
 
-@pytest.mark.timeout(max(300, REQUESTS // 10))
+@pytest.mark.timeout(max(300, REQUESTS // 3))
 def test_fuzzed_requests_leave_only_recordings_the_api_lists_and_stops(api: Api) -> None:
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json", headers=basic())
     operations = [result.ok() for result in schema.get_all_operations()]
