@@ -9,6 +9,9 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || need+=(libnginx-mod-rtmp)
 # valgrind: bench/recorder_path.py counts the recorder's instructions with callgrind.
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
+# PostgreSQL: the recordings catalogue's tests and benchmark start a private server
+# (recording_operator.local.postgres runs initdb/pg_ctl from Debian's package).
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
 # chromium: the console's browser tests (Playwright drives Debian's Chromium by its path).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # The node suite (tests/node): a private containerd with runc and the CNI plugins, buildah and

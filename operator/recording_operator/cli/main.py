@@ -21,6 +21,10 @@ ROLES: dict[str, tuple[str, str]] = {
         "upload finished files, send signed events, apply retention",
     ),
     "dev": ("recording_operator.cli.dev_cmd", "run everything locally with a demo stream"),
+    "catalogue": (
+        "recording_operator.cli.catalogue_cmd",
+        "the recordings catalogue: rebuild it from info XML files and the bucket",
+    ),
     "controlplane": (
         "recording_operator.cli.controlplane_cmd",
         "build or start the local Kubernetes control plane",

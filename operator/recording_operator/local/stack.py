@@ -12,6 +12,7 @@ import base64
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from ..api.settings import DEFAULT_PORT, TOKEN_ENV
+from ..api.settings import CATALOGUE_SECRET_ENV, CATALOGUE_URL_ENV, DEFAULT_PORT, TOKEN_ENV
 from ..model.config import Config, default_config, load_config
 from ..model.resource import STORAGE_ROOT
 from . import policy as recorder_policy
@@ -272,6 +273,15 @@ class EmbeddedStack:
             "--pod-start-timeout=0",
             "--log-format=plain", *opts.operator_args], grace=15)
 
+        # The recordings catalogue: SQLite in the data directory (unless the config names a
+        # database), fed by the delivery's events signed with a secret made for this run.
+        catalogue_secret = secrets.token_urlsafe(32)
+        api_env = {TOKEN_ENV: opts.access_token, CATALOGUE_SECRET_ENV: catalogue_secret}
+        if not config.catalogue.url:
+            api_env[CATALOGUE_URL_ENV] = f"sqlite:///{self.data_dir / 'catalogue.db'}"
+        receiver = opts.event_receiver or (f"{self.api_url}/catalogue/events", catalogue_secret)
+        if opts.event_receiver:
+            _step("the catalogue is not fed: the one extra event receiver is --event-receiver")
         _step(f"starting the API on {self.api_url}")
         self._run("api", [
             *command, "api", f"--host={opts.host}", f"--port={opts.port}",
@@ -279,15 +289,15 @@ class EmbeddedStack:
             # The embedded mode: any token the user picks (--access-token), on loopback.
             "--allow-short-token",
             f"--log-level={'warning' if opts.log_level == 'info' else opts.log_level}"],
-            {TOKEN_ENV: opts.access_token})
+            api_env)
         self._wait_api()
-        if needs_delivery(config, opts.event_receiver):
+        if needs_delivery(config, receiver):
             _step("starting delivery (uploads, signed events, retention)")
             delivery_kc = self._account("delivery", delivery_rules(rules["delivery"], config),
                                         namespaces)
             self._run("delivery", *delivery_command(
                 command, config_path, delivery_kc, self.data_dir, self.recordings_dir,
-                opts.event_receiver, self.s3), grace=15)
+                receiver, self.s3), grace=15)
 
         if opts.demo:
             _step(f"publishing the demo stream to rtmp://127.0.0.1:{opts.rtmp_port}/"
