@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from pathlib import Path
 
-from recording_operator.model.recording import FileRecord
+from recording_operator.model.recorder_status import FileRecord
 from recording_operator.recorder import infofile
 from recording_operator.recorder.ending import mark_last_file
 from recording_operator.recorder.infofile import InfoEntry

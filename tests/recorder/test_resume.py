@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from recording_operator.model.recording import RecordingStatus
 from recording_operator.recorder.infofile import InfoEntry
 from recording_operator.recorder.resume import plan_resume
 
 
-def status(**fields: object) -> RecordingStatus:
-    return RecordingStatus.model_validate(fields)
+def status(**fields: object) -> dict[str, Any]:
+    """The status as the recorder reads it from Kubernetes (camelCase JSON), built from the
+    operator's typed model so both sides agree on the names."""
+    return RecordingStatus.model_validate(fields).to_json()
 
 
 def info(sequence: int, tx: str = "TX") -> InfoEntry:

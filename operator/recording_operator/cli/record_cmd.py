@@ -74,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
         level=str(args.log_level).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from pydantic import ValidationError
+    import dataclasses
 
-    from ..model.resolved import ENV_SPEC, RecorderEnvironment, ResolvedRecording
+    from ..model.resolved import ENV_SPEC, RecorderEnvironment, ResolvedRecording, SpecError
     from ..recorder.errors import SourceRefused
     from ..recorder.main import Reporting, job_problem
     from ..recorder.main import run as run_recorder
@@ -102,14 +102,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{origin} is not valid JSON: {exc}")
     try:
         job = ResolvedRecording.from_env(text)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        return _fail(f"{origin} is not a usable recording: {problems}")
+    except SpecError as exc:
+        return _fail(f"{origin} is not a usable recording: {exc}")
     if args.source:
-        job = job.model_copy(update={"source_url": args.source})
+        job = dataclasses.replace(job, source_url=args.source)
     try:
         check_source(job.source_url)
     except SourceRefused as exc:

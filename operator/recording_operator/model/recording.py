@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .recorder_status import RECORDER_FIELDS as RECORDER_FIELDS
 from .resource import SegmentationRule, State
 
 
@@ -112,13 +113,11 @@ class RecordingStatus(_Model):
     files: list[FileRecord] = Field(default_factory=list)
 
 
+#: RECORDER_FIELDS (the recorder's) is defined in model.recorder_status, which the recorder pod
+#: loads without pydantic.
 OPERATOR_FIELDS = frozenset(
     {"state", "message", "transactionId", "createdTime", "conditions", "observedGeneration",
      "restarts"}
-)
-RECORDER_FIELDS = frozenset(
-    {"recorder", "startTime", "finishTime", "outputFilePath", "outputInfoPath", "recordBytes",
-     "recordTime", "totalRecordBytes", "totalRecordTime", "sequence", "files"}
 )
 
 

@@ -6,64 +6,173 @@ the recorder never needs the config file nor rights to read anything but its own
 The environment's names and encoding are written here once: the operator writes them
 (:func:`pod_env`, in ``controller.podspec``), the recorder reads them
 (:meth:`RecorderEnvironment.read`, in ``cli.record_cmd``).
+
+Plain dataclasses, not pydantic: this is the one model the recorder pod loads, and pydantic
+with its models is about 15 MiB and 0.2 s of start-up there. The operator has validated the
+Recording before resolving it, so :meth:`ResolvedRecording.from_env` only checks shapes and
+types, enough to refuse a hand-written spec with a clear message.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from .resource import STORAGE_ROOT, SegmentationRule
 
 
-class TrackSelector(BaseModel):
+class SpecError(ValueError):
+    """The resolved recording's JSON is not usable; the message names each problem."""
+
+
+@dataclass(frozen=True)
+class TrackSelector:
     """Selects source tracks: by stream index, or the ``index``-th (or every) track of a kind."""
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    track_id: int | None = Field(default=None, alias="trackId")
+    track_id: int | None = None
     media: Literal["video", "audio"] | None = None
     index: int | None = None
 
 
-class RecordingRef(BaseModel):
+@dataclass(frozen=True)
+class RecordingRef:
     namespace: str
     name: str
 
 
-class ResolvedRecording(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
+@dataclass(frozen=True)
+class ResolvedRecording:
     recording: RecordingRef
     id: str
     vhost: str
     app: str
     stream: str
-    transaction_id: str = Field(alias="transactionId")
-    source_url: str = Field(alias="sourceUrl")
+    transaction_id: str
+    source_url: str
+    file_path: str
+    info_path: str
     #: Empty: record every track.
-    tracks: list[TrackSelector] = Field(default_factory=list)
-    interval_ms: int | None = Field(default=None, alias="intervalMs")
+    tracks: list[TrackSelector] = field(default_factory=list)
+    interval_ms: int | None = None
     schedule: str | None = None
     timezone: str = "UTC"
-    segmentation_rule: SegmentationRule = Field(
-        default=SegmentationRule.DISCONTINUITY, alias="segmentationRule"
-    )
-    file_path: str = Field(alias="filePath")
-    info_path: str = Field(alias="infoPath")
-    storage_root: str = Field(default=STORAGE_ROOT, alias="storageRoot")
+    segmentation_rule: SegmentationRule = SegmentationRule.DISCONTINUITY
+    storage_root: str = STORAGE_ROOT
     metadata: str | None = None
-    created_time: str | None = Field(default=None, alias="createdTime")
+    created_time: str | None = None
 
     def to_env(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
+        """The JSON the pod gets: camelCase keys, None values left out."""
+        body: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if f.name == "recording":
+                value = {"namespace": value.namespace, "name": value.name}
+            elif f.name == "tracks":
+                value = [_drop_none({_camel(k.name): getattr(t, k.name) for k in fields(t)})
+                         for t in value]
+            body[_camel(f.name)] = value
+        return json.dumps(body, separators=(",", ":"))
 
     @classmethod
     def from_env(cls, text: str) -> ResolvedRecording:
-        return cls.model_validate_json(text)
+        """Parses :meth:`to_env`'s JSON; raises :class:`SpecError` (or a ``ValueError`` for
+        JSON that does not parse)."""
+        body = json.loads(text)
+        problems: list[str] = []
+        if not isinstance(body, dict):
+            raise SpecError("(top level): must be an object")
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = _camel(f.name)
+            if key not in body or body[key] is None:
+                if key in _REQUIRED:
+                    problems.append(f"{key}: field required")
+                continue
+            value = body[key]
+            try:
+                values[f.name] = _PARSERS.get(f.name, _text)(value)
+            except (TypeError, ValueError) as exc:
+                problems.append(f"{key}: {exc}")
+        if problems:
+            raise SpecError("; ".join(problems))
+        return cls(**values)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("must be a string")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("must be an integer")
+    return value
+
+
+def _optional_integer(value: Any) -> int | None:
+    return None if value is None else _integer(value)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("must be an object")
+    return value
+
+
+def _ref(value: Any) -> RecordingRef:
+    body = _object(value)
+    try:
+        return RecordingRef(namespace=_text(body.get("namespace")), name=_text(body.get("name")))
+    except TypeError as exc:
+        raise TypeError(f"namespace and name {exc}s") from exc
+
+
+def _selector(value: Any) -> TrackSelector:
+    body = _object(value)
+    media = body.get("media")
+    if media not in (None, "video", "audio"):
+        raise ValueError(f"media must be 'video' or 'audio' (got {media!r})")
+    return TrackSelector(track_id=_optional_integer(body.get("trackId")), media=media,
+                         index=_optional_integer(body.get("index")))
+
+
+def _selectors(value: Any) -> list[TrackSelector]:
+    if not isinstance(value, list):
+        raise TypeError("must be a list")
+    return [_selector(item) for item in value]
+
+
+def _rule(value: Any) -> SegmentationRule:
+    try:
+        return SegmentationRule(_text(value))
+    except ValueError:
+        choices = ", ".join(repr(r.value) for r in SegmentationRule)
+        raise ValueError(f"must be one of {choices} (got {value!r})") from None
+
+
+_PARSERS: dict[str, Any] = {
+    "recording": _ref, "tracks": _selectors, "interval_ms": _integer,
+    "segmentation_rule": _rule,
+}
+_REQUIRED = frozenset(
+    {"recording", "id", "vhost", "app", "stream", "transactionId", "sourceUrl", "filePath",
+     "infoPath"}
+)
 
 
 #: The resolved recording, as :meth:`ResolvedRecording.to_env` writes it.

@@ -44,5 +44,5 @@ def mark_last_file(root: StorageRoot, progress: Progress, transaction_id: str) -
     except (RecorderError, OSError) as exc:
         log.warning("could not mark %s as the last file: %s", last.file_path, exc)
         return
-    progress.files[-1] = last.model_copy(update={"last_sequence": True})
+    progress.files[-1] = dataclasses.replace(last, last_sequence=True)
     log.info("file %d was the last: marked lastSequence", last.sequence)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
-from ..model.recording import RECORDER_FIELDS, FileRecord
+from ..model.recorder_status import RECORDER_FIELDS, FileRecord
 from ..model.resource import STATUS_FILES_KEPT, State
 from ..model.timefmt import format_time, now
 

@@ -22,7 +22,6 @@ from typing import Any
 from ..kube.errors import Conflict, KubeError, NotFound
 from ..kube.rest import KubeRest, get_status, patch_status
 from ..kube.target import KubeTarget
-from ..model.recording import RecordingStatus, parse_status
 from ..model.resource import GROUP, PLURAL, VERSION
 from .errors import RecorderError
 
@@ -73,15 +72,17 @@ class StatusReporter:
         except (KubeError, OSError, KeyError, ValueError) as exc:
             raise RecorderError(f"cannot reach the Kubernetes API: {exc}") from exc
 
-    def read_status(self) -> RecordingStatus | None:
-        """The Recording's current status (None when it cannot be read: start fresh)."""
+    def read_status(self) -> dict[str, Any] | None:
+        """The Recording's current status as Kubernetes has it (None when it cannot be read:
+        start fresh). Left as JSON: :func:`resume.plan_resume` reads the few fields it needs."""
         assert self._rest is not None
         try:
             body = get_status(self._rest, GROUP, VERSION, self.namespace, PLURAL, self.name)
         except KubeError as exc:
             log.warning("cannot read the Recording's status (%s); starting fresh", exc)
             return None
-        return parse_status(body)
+        status = body.get("status")
+        return status if isinstance(status, dict) else {}
 
     def begin(self, snapshot: Callable[[], dict[str, Any]]) -> None:
         """Starts sending ``snapshot()``. Not before: until the previous run's state has been

@@ -11,10 +11,12 @@ a status patch that never got through.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from ..model.recording import FileRecord, RecordingStatus
+from ..model.recorder_status import FileRecord
 from ..model.resource import State
 from ..model.timefmt import parse_time
 from .infofile import InfoEntry
@@ -40,35 +42,49 @@ class Resume:
     orphan: Orphan | None = None
 
 
+def _int(status: Mapping[str, Any], key: str) -> int | None:
+    value = status.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(status: Mapping[str, Any], key: str) -> str | None:
+    value = status.get(key)
+    return value if isinstance(value, str) else None
+
+
 def plan_resume(
-    status: RecordingStatus | None, transaction_id: str, info: list[InfoEntry]
+    status: Mapping[str, Any] | None, transaction_id: str, info: list[InfoEntry]
 ) -> Resume:
+    """``status`` is the Recording's status as JSON (camelCase); only the recorder's own
+    fields are read, and one of the wrong type counts as absent."""
     next_sequence = 0
     total_bytes = total_time = 0
     files: tuple[FileRecord, ...] = ()
     orphan = None
     if status is not None:
-        files = tuple(status.files)
-        total_bytes = status.total_record_bytes or 0
-        total_time = status.total_record_time or 0
-        if status.sequence is not None:
-            next_sequence = status.sequence + 1
-        recorder = status.recorder
-        crashed = recorder is not None and recorder.state == State.RECORDING
+        listed = status.get("files")
+        records = (FileRecord.from_json(f) for f in listed if isinstance(f, Mapping)) \
+            if isinstance(listed, list) else ()
+        files = tuple(r for r in records if r is not None)
+        total_bytes = _int(status, "totalRecordBytes") or 0
+        total_time = _int(status, "totalRecordTime") or 0
+        sequence = _int(status, "sequence")
+        if sequence is not None:
+            next_sequence = sequence + 1
+        recorder = status.get("recorder")
+        crashed = isinstance(recorder, Mapping) and recorder.get("state") == State.RECORDING
         # Between two files the status names the finished one: its figures are in the totals
         # for good, and nothing is open (a file opened after that report is found on disk).
-        live = ".recording." in posixpath.basename(status.output_file_path or "")
-        if crashed and live and status.sequence is not None:
+        output = _str(status, "outputFilePath")
+        live = ".recording." in posixpath.basename(output or "")
+        if crashed and live and sequence is not None:
             # It died mid-file: that file's partial figures are in the totals; the recovered
             # file's real figures replace them.
-            total_bytes = max(0, total_bytes - (status.record_bytes or 0))
-            total_time = max(0, total_time - (status.record_time or 0))
-            if status.output_file_path and status.start_time:
-                orphan = Orphan(
-                    relative_path=status.output_file_path,
-                    sequence=status.sequence,
-                    start=parse_time(status.start_time),
-                )
+            total_bytes = max(0, total_bytes - (_int(status, "recordBytes") or 0))
+            total_time = max(0, total_time - (_int(status, "recordTime") or 0))
+            start = _str(status, "startTime")
+            if output and start:
+                orphan = Orphan(relative_path=output, sequence=sequence, start=parse_time(start))
     mine = [e for e in info if e.transaction_id == transaction_id]
     if mine:
         next_sequence = max(next_sequence, max(e.sequence for e in mine) + 1)

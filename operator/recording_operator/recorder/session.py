@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..model.recording import FileRecord
+from ..model.recorder_status import FileRecord
 from ..model.resolved import ResolvedRecording
 from ..model.resource import SegmentationRule, State
 from ..model.timefmt import now
