@@ -22,6 +22,7 @@ chain or cgroup behind.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import selectors
@@ -225,6 +226,7 @@ class Node:
     _netns_before: set[str] = field(default_factory=set)
     _bridge_made: bool = False
     _sysctls: dict[str, str] = field(default_factory=dict)
+    _lock: Any = None
 
     # -- start --------------------------------------------------------------------------------
 
@@ -233,12 +235,26 @@ class Node:
         reason = unavailable()
         if reason:
             raise NodeError(reason)
+        # One node per machine (one bridge, one cached containerd root): a second one waits.
+        lock_path = _containerd_root().parent / "node.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = lock_path.open("w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return cls._start_locked(workdir, ready_timeout, lock)
+        except BaseException:
+            lock.close()
+            raise
+
+    @classmethod
+    def _start_locked(cls, workdir: Path | None, ready_timeout: float, lock: Any) -> Node:
         workdir = workdir or Path(tempfile.mkdtemp(prefix="recording-operator-node-"))
         bin_dir = binaries()
         archives = images()
         plane = ControlPlane.start(workdir / "controlplane")
         node = cls(workdir=workdir, plane=plane, bin_dir=bin_dir,
-                   kubeconfig=plane.admin_kubeconfig, volume_dir=workdir / "volumes")
+                   kubeconfig=plane.admin_kubeconfig, volume_dir=workdir / "volumes",
+                   _lock=lock)
         try:
             node._start(archives, ready_timeout)
         except BaseException:
@@ -558,6 +574,8 @@ state = "{base / 'state'}"
                 errors.append(f"{what}: {exc}")
         self.plane.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.close()
         if errors:
             raise NodeError("; ".join(errors))
 

@@ -21,6 +21,10 @@ key="kubernetes-${k8s_version}_coredns-${coredns_version}_crictl-${crictl_versio
 cache="${RECORDING_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recording-operator}"
 out="$cache/node/bin/$key"
 bins=(kubelet kube-scheduler kube-proxy coredns crictl)
+# One build at a time: a second caller waits, then finds the binaries.
+mkdir -p "$cache/node/bin"
+exec 9>"$cache/node/bin/.lock"
+flock 9
 missing=0
 for b in "${bins[@]}"; do [ -x "$out/$b" ] || missing=1; done
 if [ "$missing" -eq 0 ]; then
