@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,8 @@ class Recording:
     storage: Path
     segments: list[Segment]
     stream: str
+    #: The info XML's entries, as the delivery's file events carry them.
+    events: list[dict[str, Any]]
 
 
 def segments_of(storage: Path, info: Path) -> list[Segment]:
@@ -52,7 +55,18 @@ def recording(tmp_path_factory: pytest.TempPathFactory, media_server: MediaServe
             assert recorder.stop() == 0, recorder.log()
     finally:
         publisher.stop()
-    yield Recording(storage, segments_of(storage, storage / stream / "info.xml"), stream)
+    info = storage / stream / "info.xml"
+    yield Recording(storage, segments_of(storage, info), stream, event_data(storage, info))
+
+
+def event_data(storage: Path, info: Path) -> list[dict[str, Any]]:
+    return [{"transactionId": e.transaction_id, "id": e.id, "metadata": e.metadata,
+             "vhost": e.vhost, "app": e.app, "stream": e.stream, "filePath": e.file_path,
+             "recordBytes": e.record_bytes, "recordTime": e.record_time,
+             "sequence": e.sequence, "lastSequence": e.last_sequence,
+             "createdTime": e.created_time, "startTime": e.start_time,
+             "finishTime": e.finish_time, "size": (storage / e.file_path).stat().st_size}
+            for e in sorted(parse(info.read_text()), key=lambda e: e.sequence)]
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from .cache import CachedStore
 from .catalogue_events import PATH as CATALOGUE_EVENTS_PATH
 from .catalogue_events import build_catalogue_events_router
 from .errors import ApiError, error_response, install_error_handlers
+from .export import build_export_router
 from .gate import Gate
 from .notify import build_notify_router, public_paths
 from .recordings import build_recordings_router
@@ -79,6 +80,7 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
     app.include_router(build_router(settings), prefix=settings.prefix)
     app.include_router(build_notify_router(settings), prefix=settings.prefix)
     app.include_router(build_recordings_router(settings), prefix=settings.prefix)
+    app.include_router(build_export_router(settings), prefix=settings.prefix)
     app.include_router(build_catalogue_events_router(settings), prefix=settings.prefix)
 
     @app.get(HEALTH_PATH, include_in_schema=False)

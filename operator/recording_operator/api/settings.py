@@ -54,6 +54,9 @@ class ApiSettings:
     #: The Standard Webhooks secret the delivery signs the catalogue's events with (None:
     #: the event receiver refuses every event).
     catalogue_secret: str | None = field(default=None, repr=False)
+    #: Where the recordings volume is mounted in the API's pod (None: exports read only the
+    #: bucket, and apps whose storage is a hostPath read that path).
+    storage_root: Path | None = None
 
     @property
     def legacy_start_record_array(self) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 import av
 import av.bitstream
@@ -33,6 +33,12 @@ MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 #: Opens a segment for reading: a path or a file object PyAV can demux.
 Opener = Callable[[Segment], Any]
+
+
+class Sink(Protocol):
+    """Where the output goes: only written to, never sought (so it can be a pipe)."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 @dataclass
@@ -54,7 +60,7 @@ def _seconds(value: int, time_base: Fraction) -> Fraction:
 class _Output:
     """The output container and its streams, made from the first segment's streams."""
 
-    def __init__(self, sink: BinaryIO, fmt: str) -> None:
+    def __init__(self, sink: Sink, fmt: str) -> None:
         options = MP4_OPTIONS if fmt == "mp4" else {}
         self.container = av.open(sink, "w", format=FORMATS[fmt], options=options)
         self.fmt = fmt
@@ -101,7 +107,7 @@ class _Output:
         self.container.close()
 
 
-def remux(segments: Iterable[Segment], start: datetime, end: datetime, sink: BinaryIO,
+def remux(segments: Iterable[Segment], start: datetime, end: datetime, sink: Sink,
           fmt: str, opener: Opener) -> Summary:
     """Writes [start, end) of ``segments`` (in order) to ``sink`` as ``fmt`` (mp4 or ts)."""
     if fmt not in FORMATS:
@@ -140,6 +146,7 @@ def _copy(container: Any, segment: Segment, start: datetime, end: datetime, outp
     has_video = any(s.type == "video" for s in inputs)
     # wall-clock of a packet = segment start + (its time - the file's first time)
     ahead, packets, file_first = _lookahead(container.demux(inputs))
+    media_start = _anchor(container, segment, file_first)
     output.prepare(inputs, ahead)
     # the output offset: input seconds -> output seconds
     shift = cursor - file_first
@@ -176,12 +183,12 @@ def _copy(container: Any, segment: Segment, start: datetime, end: datetime, outp
             summary.packets += 1
         summary.tracks.add(out.type)
         if summary.first_wall is None:
-            summary.first_wall = _wall(segment, when, file_first)
+            summary.first_wall = _wall(segment, when, media_start)
         end_at = max(end_at, out_when + duration)
 
     for packet in packets:
         when = _seconds(packet.dts, packet.time_base)
-        wall = _wall(segment, when, file_first)
+        wall = _wall(segment, when, media_start)
         if wall >= end:
             reached_end = True
             break
@@ -235,5 +242,16 @@ def _audio_specific_config(adts: bytes) -> bytes:
     return bytes([(profile << 3) | (rate_index >> 1), ((rate_index & 1) << 7) | (channels << 3)])
 
 
-def _wall(segment: Segment, when: Fraction, file_first: Fraction) -> datetime:
-    return segment.start + timedelta(seconds=float(when - file_first))
+def _anchor(container: Any, segment: Segment, file_first: Fraction) -> Fraction:
+    """The media time that corresponds to ``segment.start``. Anchored on the file's END when
+    its duration is known: the recorder's startTime of a first file is when the recorder got
+    going, while the media server's GOP cache gives it a second or so of earlier media; its
+    finishTime is when the last packet came, so ``finish - duration`` is the true start."""
+    if container.duration is None or container.start_time is None:
+        return file_first
+    end = Fraction(container.start_time + container.duration, 1_000_000)
+    return end - Fraction((segment.finish - segment.start).total_seconds())
+
+
+def _wall(segment: Segment, when: Fraction, media_start: Fraction) -> datetime:
+    return segment.start + timedelta(seconds=float(when - media_start))

@@ -64,7 +64,7 @@ class Pipe:
             pass
 
 
-async def stream(produce: Callable[[Pipe], object]) -> AsyncIterator[bytes]:
+async def byte_stream(produce: Callable[[Pipe], object]) -> AsyncIterator[bytes]:
     """Runs ``produce(pipe)`` in a thread and yields what it writes, as it writes it."""
     pipe = Pipe()
 
