@@ -33,6 +33,10 @@ class SettingsError(ValueError):
     """The API cannot start with these settings; the message says what to fix."""
 
 
+#: Where the recordings volume is mounted for the API (exports and file downloads read it).
+STORAGE_ROOT_ENV = "RECORDING_OPERATOR_STORAGE_ROOT"
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     config: Config
@@ -132,4 +136,5 @@ def load_settings(
         consistent_reads=consistent_reads,
         catalogue_url=env.get(CATALOGUE_URL_ENV) or config.catalogue.url,
         catalogue_secret=env.get(CATALOGUE_SECRET_ENV) or None,
+        storage_root=Path(env[STORAGE_ROOT_ENV]) if env.get(STORAGE_ROOT_ENV) else None,
     )
