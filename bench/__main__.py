@@ -32,6 +32,7 @@ BENCHMARKS = (
     ("recorder_cost", "Recorder cost"),
     ("growth", "How cost grows"),
     ("delivery", "Delivery to S3 and signed events"),
+    ("catalogue", "Recordings catalogue"),
 )
 DOC = ROOT / "docs" / "benchmarks.md"
 
