@@ -51,6 +51,7 @@ from bench.common import (
     wait_for,
 )
 from bench.rig import TOKEN, _command, _spawn, http_client, start_records, time_records
+from recording_operator.kube.errors import Unavailable
 from recording_operator.kube.rest import KubeRest, patch_status
 from recording_operator.kube.target import KubeTarget
 from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
@@ -127,12 +128,22 @@ def _names(first: int, last: int) -> list[str]:
     return [recording_name("default", "app", f"task-{n:05d}") for n in range(first, last)]
 
 
+def _patch(rest: KubeRest, name: str, status: dict[str, Any]) -> None:
+    """A status write, tried again when a loaded API server drops the connection."""
+    for attempt in range(5):
+        try:
+            patch_status(rest, GROUP, VERSION, NAMESPACE, PLURAL, name, status)
+            return
+        except Unavailable:
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 def write_statuses(rest_pool: list[KubeRest], names: list[str], tick: int) -> None:
     """One status write per Recording, spread over the pool's connections."""
     def write(index: int) -> None:
-        rest = rest_pool[index % len(rest_pool)]
-        patch_status(rest, GROUP, VERSION, NAMESPACE, PLURAL, names[index],
-                     _status(index, tick))
+        _patch(rest_pool[index % len(rest_pool)], names[index], _status(index, tick))
 
     with ThreadPoolExecutor(len(rest_pool)) as pool:
         list(pool.map(write, range(len(names))))
@@ -173,8 +184,7 @@ class Writer:
                 self._stop.wait(due - time.monotonic())
                 continue
             name = self.names[n % len(self.names)]
-            patch_status(self.rest_pool[worker], GROUP, VERSION, NAMESPACE, PLURAL, name,
-                         _status(n, tick + n // len(self.names)))
+            _patch(self.rest_pool[worker], name, _status(n, tick + n // len(self.names)))
             n += len(self._threads)
             sent += 1
             self.done += 1
@@ -248,6 +258,7 @@ def measure(levels: list[int], samples: int, reporters: int, report_seconds: flo
                     lines.append(f"{level:>6}  {label[:9]:>9}  {percentile(mine, 0.5):>14.1f}  "
                                  f"{p99:>6.1f}  {percentile(today, 0.5):>17.1f}  "
                                  f"{today99:>6.1f}")
+                    print(f"  {label}: {lines[-1]}", flush=True)
                     goal = level == min(levels)
                     figures.append(Figure(
                         f"records p99 at {level:,} tasks, consistent, {label}", p99, "ms",
@@ -297,11 +308,13 @@ def _served(plane: ControlPlane) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser)
+    parser.add_argument("--samples", type=int, default=None, help="timed records calls")
     args = parser.parse_args(argv)
     if args.tiny:
         levels, samples, reporters, seconds, rate = [20], 8, 3, 6.0, 20.0
     else:
         levels, samples, reporters, seconds, rate = [1000, FULL_TASKS], 200, 100, 30.0, 200.0
+    samples = args.samples or samples
     with tempfile.TemporaryDirectory(prefix="bench-consistency-") as tmp:
         figures, text = measure(levels, samples, reporters, seconds, rate, Path(tmp))
     title = ("records with consistent reads beside the replica cache alone, and the API under "
