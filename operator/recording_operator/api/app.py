@@ -14,6 +14,8 @@ from . import openapi
 from .cache import CachedStore
 from .catalogue_events import PATH as CATALOGUE_EVENTS_PATH
 from .catalogue_events import build_catalogue_events_router
+from .console import PUBLIC_PATHS as CONSOLE_PATHS
+from .console import build_console_router
 from .errors import ApiError, error_response, install_error_handlers
 from .export import build_export_router
 from .gate import Gate
@@ -81,6 +83,7 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
     app.include_router(build_notify_router(settings), prefix=settings.prefix)
     app.include_router(build_recordings_router(settings), prefix=settings.prefix)
     app.include_router(build_export_router(settings), prefix=settings.prefix)
+    app.include_router(build_console_router(settings))
     app.include_router(build_catalogue_events_router(settings), prefix=settings.prefix)
 
     @app.get(HEALTH_PATH, include_in_schema=False)
@@ -96,6 +99,8 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
         # the catalogue's event receiver checks the delivery's signature instead
         public_paths={HEALTH_PATH, *public_paths(settings.prefix),
                       settings.prefix + CATALOGUE_EVENTS_PATH,
+                      # the console's page and assets hold no data (its calls take the token)
+                      *CONSOLE_PATHS,
                       *((OPENAPI_PATH,) if settings.public_openapi else ())},
     )
     return app

@@ -28,7 +28,13 @@ from typing import Any
 
 import yaml
 
-from ..api.settings import CATALOGUE_SECRET_ENV, CATALOGUE_URL_ENV, DEFAULT_PORT, TOKEN_ENV
+from ..api.settings import (
+    CATALOGUE_SECRET_ENV,
+    CATALOGUE_URL_ENV,
+    DEFAULT_PORT,
+    STORAGE_ROOT_ENV,
+    TOKEN_ENV,
+)
 from ..model.config import Config, default_config, load_config
 from ..model.resource import STORAGE_ROOT
 from . import policy as recorder_policy
@@ -276,7 +282,9 @@ class EmbeddedStack:
         # The recordings catalogue: SQLite in the data directory (unless the config names a
         # database), fed by the delivery's events signed with a secret made for this run.
         catalogue_secret = secrets.token_urlsafe(32)
-        api_env = {TOKEN_ENV: opts.access_token, CATALOGUE_SECRET_ENV: catalogue_secret}
+        api_env = {TOKEN_ENV: opts.access_token, CATALOGUE_SECRET_ENV: catalogue_secret,
+                   # exports and downloads read the recordings where the recorders wrote them
+                   STORAGE_ROOT_ENV: str(self.recordings_dir)}
         if not config.catalogue.url:
             api_env[CATALOGUE_URL_ENV] = f"sqlite:///{self.data_dir / 'catalogue.db'}"
         receiver = opts.event_receiver or (f"{self.api_url}/catalogue/events", catalogue_secret)
