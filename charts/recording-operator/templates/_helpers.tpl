@@ -156,6 +156,9 @@ namespace when persistence is on) and the recorder section derived from the char
   "legacyStartRecordArray" .Values.config.legacyStartRecordArray
   "recorder" $recorder
   "vhosts" $vhosts }}
+{{- with (.Values.config.catalogue | default dict).url }}
+{{- $_ := set $config "catalogue" (dict "url" .) }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
