@@ -33,6 +33,7 @@ BENCHMARKS = (
     ("growth", "How cost grows"),
     ("delivery", "Delivery to S3 and signed events"),
     ("catalogue", "Recordings catalogue"),
+    ("export", "Export of a range"),
 )
 DOC = ROOT / "docs" / "benchmarks.md"
 

@@ -31,6 +31,7 @@ EXPECTED = (
     "records p99 at 20 tasks, replica cache only (before), no other writes",
     "API peak RSS, 20 tasks with status writes", "status writes/s recorders cause at 5,000 tasks",
     "catalogue query p99, SQLite, 2,000 files", "catalogue query p99, PostgreSQL, 2,000 files",
+    "export throughput, x ffmpeg -f concat -c copy",
 )
 
 
