@@ -177,14 +177,11 @@ class Recorder:
     def _open_with_backoff(self) -> Source | None:
         delay = self.settings.retry_initial
         attempts = 0
-        #: A publish notification woke this wait: the stream is brand new (a short probe).
-        published = False
         while not self.stop.is_set():
             if not attempts:
                 log.info("opening the stream %s", redact(self.job.source_url))
             try:
-                source = open_source(self.job.source_url, self.settings.source,
-                                     just_published=published)
+                source = open_source(self.job.source_url, self.settings.source)
             except SourceUnavailable as exc:
                 attempts += 1
                 if attempts == 1 or attempts % 20 == 0:
@@ -192,7 +189,6 @@ class Recorder:
                 self.progress.waiting(self._waiting_state(), f"waiting for the stream: {exc}")
                 if wakeup.pause(self.stop, self.wake, delay):
                     delay = wakeup.RETRY_AFTER_WAKE_S
-                    published = True
                     continue
                 delay = min(delay * 2, self.settings.retry_max)
                 continue

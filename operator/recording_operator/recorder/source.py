@@ -49,15 +49,11 @@ class SourceOptions:
     #: announces video the probe missed, the source is probed again for ``reprobe_us`` (a
     #: long-GOP stream). Nothing is lost by probing: the packets read are recorded afterwards.
     analyze_us: int = 1_000_000
+    #: Not shorter after a publish notification either: measured (issue 14), a player of
+    #: nginx-rtmp joins after the publisher's first keyframe even when it connects the moment
+    #: the publish is reported, and gets video only from the next one, so a short first probe
+    #: sees audio alone and a second one costs a reconnection on top of the usual probe.
     reprobe_us: int = 10_000_000
-    #: The first probe of an RTMP stream the media server has just reported published (the
-    #: recorder was woken for it): a publish starts with both tracks' codec headers and a
-    #: keyframe, so a fifth of a second sees them when the recorder joins before the first
-    #: keyframe. FLV carries at most one video and one audio track; unless this probe found
-    #: both, with their parameters, the source is opened again for the rest of ``analyze_us``
-    #: (an audio-only stream always is: the metadata nginx-rtmp sends never announces audio,
-    #: so a missing audio track cannot be told apart).
-    published_analyze_us: int = 200_000
     #: The ``ffmpeg`` program for the SRT relay (None: look it up on PATH).
     ffmpeg: str | None = None
 
@@ -201,18 +197,13 @@ class Source:
         self.close()
 
 
-def open_source(
-    url: str, opts: SourceOptions | None = None, *, just_published: bool = False
-) -> Source:
-    """Opens ``url``; ``just_published``: the media server has just reported it published
-    (see :attr:`SourceOptions.published_analyze_us`)."""
+def open_source(url: str, opts: SourceOptions | None = None) -> Source:
     opts = opts or SourceOptions()
     scheme = check_url(url)
     if scheme == "srt":
         return _open_srt(url, opts)
     options, read_timeout, no_genpts = _input_options(scheme, opts)
-    short = just_published and scheme in _RTMP and opts.published_analyze_us < opts.analyze_us
-    analyze = opts.published_analyze_us if short else opts.analyze_us
+    analyze = opts.analyze_us
     while True:
         options = {**options, "analyzeduration": str(analyze)}
         try:
@@ -223,13 +214,13 @@ def open_source(
                 f"this build cannot read {scheme}:// sources: {_reason(exc)}") from exc
         except (av.FFmpegError, OSError) as exc:
             raise _absent(scheme, url, exc) from exc
-        longer = _longer_probe(container, short, analyze, opts)
+        longer = _longer_probe(container, analyze, opts)
         if longer is None:
             break
         # PyAV cannot pick up a stream that appears after the probe, so look again, longer,
         # rather than record a stream without one of its tracks.
         container.close()
-        analyze, short = longer, False
+        analyze = longer
     if no_genpts:
         _drop_genpts(container)
     return Source(container, url)
@@ -240,23 +231,9 @@ _VIDEO_METADATA = ("videocodecid", "width", "height", "displaywidth", "displayhe
                    "framerate", "fps", "videodatarate")
 
 
-def _longer_probe(
-    container: Any, short: bool, analyze: int, opts: SourceOptions
-) -> int | None:
+def _longer_probe(container: Any, analyze: int, opts: SourceOptions) -> int | None:
     """The ``analyzeduration`` to open the source again with, or None: it has its tracks."""
     present = {s.type for s in container.streams}
-    if short:
-        # nginx-rtmp's metadata never announces audio: anything short of both kinds, complete,
-        # may be a track not seen yet (an audio-only stream pays the usual probe). The second
-        # probe is the rest of the usual one: joined mid-GOP (the server holds video back until
-        # the next keyframe), the source is ready when it would have been without the short
-        # probe, give or take the reconnection.
-        if not {"video", "audio"} <= present or any(_incomplete(s) for s in container.streams):
-            rest = opts.analyze_us - analyze
-            log.info("the short probe after the publish saw %s; probing %g s more",
-                     ", ".join(sorted(present)) or "no tracks", rest / 1e6)
-            return rest
-        return None
     if "video" not in present and _video_announced(container) and analyze < opts.reprobe_us:
         log.info("the stream announces video that the probe did not see; probing longer")
         return opts.reprobe_us
@@ -268,18 +245,6 @@ def _video_announced(container: Any) -> bool:
     audio-only stream: a zero says there is none)."""
     return any(str(key).lower() in _VIDEO_METADATA and str(value).strip() not in ("", "0", "0.0")
                for key, value in container.metadata.items())
-
-
-def _incomplete(stream: Any) -> bool:
-    """True for a track whose codec parameters the probe has not learnt yet."""
-    ctx = stream.codec_context
-    if ctx is None:
-        return True
-    if stream.type == "video":
-        return not getattr(ctx, "width", 0)
-    if stream.type == "audio":
-        return not getattr(ctx, "sample_rate", 0)
-    return False
 
 
 def _free_port() -> int:
