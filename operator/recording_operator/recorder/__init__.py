@@ -3,7 +3,7 @@
 It pulls one live stream with PyAV (FFmpeg's libraries), remuxes the selected tracks into split,
 playable files under the storage root, appends an info XML entry per finished file, and reports
 its progress on its Recording's status. It never transcodes: a recorder costs about twice the
-CPU of ``ffmpeg -c copy`` and ~66 MiB at 720p30 (docs/benchmarks.md), so one node can run many.
+CPU of ``ffmpeg -c copy`` and ~57 MiB at 720p30 (docs/benchmarks.md), so one node can run many.
 
 Modules, one concern each: ``source`` (open and retry the input), ``tracks`` (which streams),
 ``timeline`` (one output clock across reconnects and timestamp jumps), ``interleave`` (decode
