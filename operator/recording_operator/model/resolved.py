@@ -138,8 +138,8 @@ def _ref(value: Any) -> RecordingRef:
     body = _object(value)
     try:
         return RecordingRef(namespace=_text(body.get("namespace")), name=_text(body.get("name")))
-    except TypeError as exc:
-        raise TypeError(f"namespace and name {exc}s") from exc
+    except TypeError:
+        raise TypeError("namespace and name must be strings") from None
 
 
 def _selector(value: Any) -> TrackSelector:
