@@ -141,3 +141,22 @@ def test_export_and_ranges_from_the_bucket_when_no_local_copy_is_left(
         answer = api.get(f"{base(recording)}/{second['id']}",
                          headers={**basic(), "Range": "bytes=1000-"})
         assert answer.status_code == 206 and answer.content == whole[1000:]
+
+
+def test_a_gap_is_closed_up_in_the_file_and_named_in_a_header(
+        tmp_path: Path, recording: Recording) -> None:
+    # the catalogue lacks the third file: the stream was down then, say
+    missing = recording.segments[2]
+    events = [e for e in recording.events if e["sequence"] != 2]
+    for api in serve(tmp_path, recording.storage, None, events):
+        out = tmp_path / "gap.mp4"
+        answer = download(api, recording, out, "mp4")
+        assert answer.status_code == 200, answer.text
+        gap = answer.headers["recording-gaps"]
+        # one gap, from the end of the file before the missing one
+        assert gap.startswith(format_time(recording.segments[1].finish)), gap
+        assert gap.count("/") == 1
+        start, end = middle_range(recording, 12)
+        held = (end - start - (missing.finish - missing.start)).total_seconds()
+        # timestamps continuous across the gap: the file holds what was recorded
+        assert_continuous(out, held + 0.5, recording.segments[0].path)
