@@ -11,6 +11,7 @@ import pytest
 
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.kubelet import KubeletThread
+from tests.waiting import wait_for
 
 from .conftest import FAST, force_delete_pods
 from .support import (
@@ -22,7 +23,6 @@ from .support import (
     gate_env,
     get_pod,
     make_pod,
-    wait_for,
     wait_phase,
 )
 

@@ -10,6 +10,7 @@ import pytest
 
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.kubelet import KubeletThread
+from tests.waiting import wait_for
 
 from .conftest import FAST, force_delete_pods
 from .support import (
@@ -19,7 +20,6 @@ from .support import (
     container_status,
     get_pod,
     make_pod,
-    wait_for,
     wait_phase,
 )
 
