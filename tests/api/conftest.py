@@ -230,6 +230,7 @@ class _Apis:
         kube_timeout: float = 10.0,
         prefix: str = "/v1",
         public_openapi: bool = False,
+        catalogue_url: str | None = None,
         **top: Any,
     ) -> Api:
         settings = ApiSettings(
@@ -239,6 +240,7 @@ class _Apis:
             kube=kube or KubeTarget(kubeconfig=str(self.kubeconfig)),
             kube_timeout=kube_timeout,
             public_openapi=public_openapi,
+            catalogue_url=catalogue_url,
         )
         server = ServerThread(create_app(settings)).__enter__()
         client = httpx.Client(base_url=server.url, timeout=30)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -26,7 +27,7 @@ from schemathesis import GenerationMode
 
 from tests.waiting import wait_for
 
-from .conftest import Api, basic
+from .conftest import ApiFactory, basic
 from .test_api_schemathesis import check_envelope
 
 pytestmark = pytest.mark.controlplane
@@ -45,7 +46,11 @@ START_BODY = st.fixed_dictionaries(
 
 
 @pytest.mark.timeout(max(300, REQUESTS // 3))
-def test_fuzzed_requests_leave_only_recordings_the_api_lists_and_stops(api: Api) -> None:
+def test_fuzzed_requests_leave_only_recordings_the_api_lists_and_stops(
+    make_api: ApiFactory, tmp_path: Path,
+) -> None:
+    # with the recordings catalogue configured, so its routes are fuzzed as they serve
+    api = make_api(catalogue_url=f"sqlite:///{tmp_path / 'catalogue.db'}")
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json", headers=basic())
     operations = [result.ok() for result in schema.get_all_operations()]
     modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
