@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
-from recording_operator.catalogue import Catalogue, files_in_range, gaps_between, store
+from recording_operator.catalogue import (
+    Catalogue,
+    CatalogueUnavailable,
+    files_in_range,
+    gaps_between,
+    store,
+)
 from recording_operator.delivery import events as delivery_events
+from recording_operator.local.postgres import PostgresServer
+from tests.waiting import wait_for
 
 T0 = datetime(2026, 3, 1, 14, 0, tzinfo=UTC)
 
@@ -94,3 +102,26 @@ def test_reopening_keeps_rows_and_migrates_once(catalogue_url: str) -> None:
     again = Catalogue.open(catalogue_url)
     assert [f.sequence for f in again.all_files()] == [0]
     again.close()
+
+
+@pytest.mark.postgres
+def test_a_database_restart_is_one_unavailable_answer_then_it_reconnects() -> None:
+    with PostgresServer() as server:
+        cat = Catalogue.open(server.url)
+        cat.apply_event(store.FILE_FINISHED, entry(0, T0))
+        server.stop(keep=True)
+        with pytest.raises(CatalogueUnavailable):
+            files_in_range(cat, "default", "app", "studio-a", T0, T0 + timedelta(minutes=1))
+        with pytest.raises(CatalogueUnavailable):
+            cat.apply_event(store.FILE_FINISHED, entry(1, T0 + timedelta(seconds=20)))
+        server.start()
+        found = wait_for(lambda: _try(cat), 30, "the catalogue to reconnect")
+        assert [f.sequence for f in found] == [0]
+        cat.close()
+
+
+def _try(cat: Catalogue) -> list[store.CatalogueFile] | None:
+    try:
+        return files_in_range(cat, "default", "app", "studio-a", T0, T0 + timedelta(minutes=1))
+    except CatalogueUnavailable:
+        return None

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..catalogue import Catalogue
+from ..catalogue import Catalogue, CatalogueUnavailable
 from . import openapi
 from .cache import CachedStore
 from .catalogue_events import PATH as CATALOGUE_EVENTS_PATH
@@ -79,6 +79,7 @@ def create_app(settings: ApiSettings, store: RecordingStore | None = None) -> Fa
     app.state.settings = settings
     install_error_handlers(app)
     app.add_exception_handler(StoreUnavailable, _unavailable)
+    app.add_exception_handler(CatalogueUnavailable, _unavailable)
     app.include_router(build_router(settings), prefix=settings.prefix)
     app.include_router(build_notify_router(settings), prefix=settings.prefix)
     app.include_router(build_recordings_router(settings), prefix=settings.prefix)

@@ -13,6 +13,7 @@ For the export (and anyone else), the one call to use::
 (relative to the storage root), ``local`` (a local copy exists), ``url`` (``s3://bucket/key``
 once uploaded, else None), ``start_time``/``finish_time`` (aware UTC), ``bytes``,
 ``transaction_id``, ``sequence``. :func:`gaps_between` gives the uncovered stretches.
+A database failure raises :class:`CatalogueUnavailable` (answer 503; the next call reconnects).
 
 Fed by the delivery's signed events (``file.finished`` / ``file.uploaded`` / ``file.deleted``,
 see :mod:`.receiver`), rebuildable from the info XML files (``recording-operator catalogue
@@ -25,9 +26,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .store import BadEvent, Catalogue, CatalogueFile, Gap, gaps_between
+from .store import BadEvent, Catalogue, CatalogueFile, CatalogueUnavailable, Gap, gaps_between
 
-__all__ = ["BadEvent", "Catalogue", "CatalogueFile", "Gap", "files_in_range", "gaps_between"]
+__all__ = ["BadEvent", "Catalogue", "CatalogueFile", "CatalogueUnavailable", "Gap",
+           "files_in_range", "gaps_between"]
 
 
 def files_in_range(catalogue: Catalogue, vhost: str, app: str, stream: str,

@@ -53,7 +53,7 @@ def make_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.get_driver_name() in ("", "psycopg2"):
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_recycle=300)
     raise CatalogueUrlError(
         f"catalogue.url: {backend!r} is not supported (sqlite:/// or postgresql://)")
 

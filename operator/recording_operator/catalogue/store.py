@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .db import make_engine, upgrade
@@ -23,6 +24,15 @@ from .schema import FileRecord, StreamExtent
 FILE_FINISHED = "dev.recording-operator.file.finished"
 FILE_UPLOADED = "dev.recording-operator.file.uploaded"
 FILE_DELETED = "dev.recording-operator.file.deleted"
+
+
+class CatalogueUnavailable(RuntimeError):
+    """The database failed (down, restarting, connection lost): try again later. A lost
+    connection is dropped from the pool, so the next call reconnects."""
+
+
+def _unavailable(exc: DBAPIError) -> CatalogueUnavailable:
+    return CatalogueUnavailable(f"the catalogue's database failed: {exc.orig or exc}")
 
 
 class BadEvent(ValueError):
@@ -111,6 +121,7 @@ class Catalogue:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._range = _range_statement(engine.dialect.name)
 
     @classmethod
     def open(cls, url: str) -> Catalogue:
@@ -143,9 +154,13 @@ class Catalogue:
         statement = self._insert().values(**inserted).on_conflict_do_update(
             index_elements=["vhost", "app", "transaction_id", "sequence"], set_=changed)
         longest = (values["finish_time"] - values["start_time"]).total_seconds()
-        with Session(self.engine) as session, session.begin():
-            session.execute(statement)
-            self._extend(session, values["vhost"], values["app"], values["stream"], longest)
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.execute(statement)
+                self._extend(session, values["vhost"], values["app"], values["stream"],
+                             longest)
+        except DBAPIError as exc:
+            raise _unavailable(exc) from exc
 
     def _extend(self, session: Session, vhost: str, app: str, stream: str,
                 longest: float) -> None:
@@ -193,20 +208,19 @@ class Catalogue:
         """The files of one stream overlapping [start, end), ordered by start time (then
         transaction and sequence). ``start`` and ``end`` must be timezone-aware.
 
-        Two small indexed reads on one connection, with statements built once (the
-        per-call cost is the database's, not Python's): the stream's longest file, then the
-        index range from (start - longest) to end."""
+        One indexed read, its statement built once: the index range of the stream from
+        (start - the stream's longest file) to end, the look-back computed in the database
+        from the ``streams`` row (none: no files)."""
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware")
         start, end = start.astimezone(UTC), end.astimezone(UTC)
-        with self.engine.connect() as conn:
-            longest = conn.execute(_LONGEST, {"vhost": vhost, "app": app,
-                                              "stream": stream}).scalar()
-            if longest is None:
-                return []
-            found = conn.execute(_RANGE, {
-                "vhost": vhost, "app": app, "stream": stream, "start": start, "end": end,
-                "lookback": start - timedelta(seconds=longest + 1)}).all()
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(self._range, {
+                    "vhost": vhost, "app": app, "stream": stream, "start": start,
+                    "end": end}).all()
+        except DBAPIError as exc:
+            raise _unavailable(exc) from exc
         return [_file(row) for row in found]
 
     def all_files(self) -> list[CatalogueFile]:
@@ -224,16 +238,25 @@ _COLUMNS = (FileRecord.id, FileRecord.vhost, FileRecord.app, FileRecord.stream,
             FileRecord.last_sequence, FileRecord.file_path, FileRecord.start_time,
             FileRecord.finish_time, FileRecord.record_time_ms, FileRecord.bytes,
             FileRecord.tracks, FileRecord.local, FileRecord.url)
-_LONGEST = select(StreamExtent.longest_seconds).where(
+_LONGEST = select(StreamExtent.longest_seconds + 1).where(
     StreamExtent.vhost == bindparam("vhost"), StreamExtent.app == bindparam("app"),
-    StreamExtent.stream == bindparam("stream"))
-_RANGE = select(*_COLUMNS).where(
-    FileRecord.vhost == bindparam("vhost"), FileRecord.app == bindparam("app"),
-    FileRecord.stream == bindparam("stream"),
-    FileRecord.start_time >= bindparam("lookback", type_=FileRecord.start_time.type),
-    FileRecord.start_time < bindparam("end", type_=FileRecord.start_time.type),
-    FileRecord.finish_time > bindparam("start", type_=FileRecord.finish_time.type),
-).order_by(FileRecord.start_time, FileRecord.transaction_id, FileRecord.sequence)
+    StreamExtent.stream == bindparam("stream")).scalar_subquery()
+
+
+def _range_statement(dialect: str) -> Any:
+    """The range query for one dialect: only the look-back's date arithmetic differs."""
+    start = bindparam("start", type_=FileRecord.start_time.type)
+    if dialect == "postgresql":
+        lookback: Any = start - func.make_interval(0, 0, 0, 0, 0, 0, _LONGEST)
+    else:  # SQLite keeps times as text: datetime() gives a comparable prefix
+        lookback = func.datetime(start, func.printf("-%f seconds", _LONGEST))
+    return select(*_COLUMNS).where(
+        FileRecord.vhost == bindparam("vhost"), FileRecord.app == bindparam("app"),
+        FileRecord.stream == bindparam("stream"),
+        FileRecord.start_time >= lookback,
+        FileRecord.start_time < bindparam("end", type_=FileRecord.start_time.type),
+        FileRecord.finish_time > bindparam("start", type_=FileRecord.finish_time.type),
+    ).order_by(FileRecord.start_time, FileRecord.transaction_id, FileRecord.sequence)
 
 
 def _file(row: Sequence[Any]) -> CatalogueFile:

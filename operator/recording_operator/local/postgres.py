@@ -65,7 +65,8 @@ class PostgresServer:
         if self._user:
             entry = pwd.getpwnam(self._user)
             os.chown(self.directory, entry.pw_uid, entry.pw_gid)
-        if not (self.data / "PG_VERSION").exists():
+        fresh = not (self.data / "PG_VERSION").exists()
+        if fresh:
             self._run("initdb", "-D", str(self.data), "-A", "trust", "-E", "UTF8",
                       "--no-sync")
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
@@ -74,14 +75,16 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
                   str(self.directory / "server.log"), "-w", "-t", "60", "start")
         self._started = True
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "catalogue")
+        if fresh:
+            self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "catalogue")
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, keep: bool = False) -> None:
+        """Stops the server; ``keep``: its data stays for a later :meth:`start`."""
         if self._started:
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
             self._started = False
-        if self._own_dir:
+        if self._own_dir and not keep:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> PostgresServer:
