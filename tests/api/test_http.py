@@ -138,6 +138,9 @@ def test_health_needs_no_token_and_openapi_does(shared_api: Api) -> None:
         "/v1/vhosts/{vhost}/apps/{app}:startRecord",
         "/v1/vhosts/{vhost}/apps/{app}:stopRecord",
         "/v1/vhosts/{vhost}/apps/{app}:records",
+        "/v1/vhosts/{vhost}/apps/{app}/streams/{stream}/recordings",
+        "/v1/vhosts/{vhost}/apps/{app}/streams/{stream}/recordings:export",
+        "/v1/vhosts/{vhost}/apps/{app}/streams/{stream}/recordings/{file}",
     }
 
 
