@@ -95,7 +95,9 @@ def _script(name: str) -> Path:
 
 
 def binaries() -> Path:
-    return _script("build.sh")
+    """The node's binaries; $RECORDING_OPERATOR_NODE_BIN_DIR names a directory of them."""
+    explicit = os.environ.get("RECORDING_OPERATOR_NODE_BIN_DIR")
+    return Path(explicit) if explicit else _script("build.sh")
 
 
 def images() -> dict[str, tuple[Path, str]]:

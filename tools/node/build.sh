@@ -16,7 +16,8 @@ version_of() { awk -v m="$1" '{ if ($1 == "require") { $1 = ""; $0 = $0 } }
   $1 == m && $2 ~ /^v/ { print $2; exit }' "$2"; }
 coredns_version=$(version_of github.com/coredns/coredns "$here/go.mod")
 crictl_version=$(version_of sigs.k8s.io/cri-tools "$here/go.mod")
-recipe=1
+# The recipe's revision and CoreDNS's plugin list are part of the key: a change rebuilds.
+recipe="1-$(sha1sum "$here/coredns/main.go" | cut -c1-8)"
 key="kubernetes-${k8s_version}_coredns-${coredns_version}_crictl-${crictl_version}_$(go env GOVERSION)_r${recipe}"
 cache="${RECORDING_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recording-operator}"
 out="$cache/node/bin/$key"

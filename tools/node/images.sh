@@ -17,15 +17,15 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${RECORDING_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recording-operator}/node/images"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$cache"
-exec 9>"$cache/.lock"
-flock 9
-say() { echo "node-images: $*" >&2; }
 # RECORDING_OPERATOR_NODE_KEEP_IMAGES=1: the images last built, even if their inputs changed
 # since (while iterating on the tests themselves).
 if [ "${RECORDING_OPERATOR_NODE_KEEP_IMAGES:-0}" = 1 ] && [ -s "$cache/images.env" ]; then
   echo "$cache"
   exit 0
 fi
+exec 9>"$cache/.lock"
+flock 9
+say() { echo "node-images: $*" >&2; }
 B=(buildah --root "$cache/buildah/root" --runroot "$cache/buildah/run" --storage-driver vfs)
 
 # A hash of files (content and path), for the archives' names.
