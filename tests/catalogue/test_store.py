@@ -84,6 +84,8 @@ def test_upload_with_delete_local_ends_the_local_copy(catalogue_url: str) -> Non
                     delete_local_after_upload=True)
     [row] = cat.all_files()
     assert (row.local, row.url) == (False, "s3://b/k")
+    assert cat.file_by_id("default", "app", "studio-a", row.id) == row
+    assert cat.file_by_id("default", "app", "studio-b", row.id) is None
     cat.close()
 
 

@@ -223,6 +223,18 @@ class Catalogue:
             raise _unavailable(exc) from exc
         return [_file(row) for row in found]
 
+    def file_by_id(self, vhost: str, app: str, stream: str, file_id: int
+                   ) -> CatalogueFile | None:
+        """One file of a stream by its catalogue ``id`` (the primary key: one indexed read)."""
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(*_COLUMNS).where(
+                    FileRecord.id == file_id, FileRecord.vhost == vhost,
+                    FileRecord.app == app, FileRecord.stream == stream)).first()
+        except DBAPIError as exc:
+            raise _unavailable(exc) from exc
+        return None if row is None else _file(row)
+
     def all_files(self) -> list[CatalogueFile]:
         """Every row, in a stable order (for comparing a rebuild with what events made)."""
         with self.engine.connect() as conn:
