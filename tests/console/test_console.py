@@ -61,7 +61,7 @@ def test_a_range_of_a_finished_recording_plays_in_the_page(
     api.start(id="played", stream={"name": "console-played"}, interval=3000)
     client = httpx.Client(base_url=stack.api_url, headers=api.client.headers, timeout=10)
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    listing = f"/vhosts/default/apps/app/streams/console-played/recordings"
+    listing = "/vhosts/default/apps/app/streams/console-played/recordings"
 
     def files() -> list[dict[str, str]] | None:
         answer = client.get(listing, params={"start": f"{day}T00:00:00Z",

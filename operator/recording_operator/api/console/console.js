@@ -126,16 +126,24 @@ async function showTimeline(event) {
   try {
     listing = (await call("GET", `${streamPath(key, stream)}?start=${start.toISOString()}&end=${end.toISOString()}`)).response;
   } catch (error) { $("tl-summary").textContent = error.message; return; }
-  const span = end - start;
-  const place = (from, to, cls, label) => {
-    const el = document.createElement("span"); el.className = cls; el.title = label;
-    const a = Math.max(0, new Date(from) - start), b = Math.min(span, new Date(to) - start);
-    el.style.left = `${(100 * a) / span}%`; el.style.width = `${Math.max(0.1, (100 * (b - a)) / span)}%`;
-    return el;
+  // the day, and the same zoomed to the recorded span (a few minutes are a hairline in a day)
+  const draw = (bar, from, to) => {
+    const span = to - from;
+    const place = (a0, b0, cls, label) => {
+      const el = document.createElement("span"); el.className = cls; el.title = label;
+      const a = Math.max(0, new Date(a0) - from), b = Math.min(span, new Date(b0) - from);
+      el.style.left = `${(100 * a) / span}%`; el.style.width = `${Math.max(0.1, (100 * (b - a)) / span)}%`;
+      return el;
+    };
+    bar.replaceChildren(
+      ...listing.gaps.map((g) => place(g.startTime, g.endTime, "gap", "gap")),
+      ...listing.files.map((f) => place(f.startTime, f.finishTime, "file", f.filePath)));
   };
-  $("bar").replaceChildren(
-    ...listing.files.map((f) => place(f.startTime, f.finishTime, "file", `${f.filePath}`)),
-    ...listing.gaps.map((g) => place(g.startTime, g.endTime, "gap", "gap")));
+  draw($("bar"), start, end);
+  if (listing.files.length) {
+    draw($("zoom"), new Date(listing.files[0].startTime),
+         new Date(listing.files[listing.files.length - 1].finishTime));
+  } else { $("zoom").replaceChildren(); }
   $("files").replaceChildren(...listing.files.map((f) => {
     const li = document.createElement("li");
     li.textContent = `${f.startTime.slice(11, 19)}–${f.finishTime.slice(11, 19)} #${f.sequence} ${f.bytes} bytes ${f.local ? "local" : "in the bucket"}`;
