@@ -465,6 +465,9 @@ state = "{base / 'state'}"
             f"--cert-dir={root / 'pki'}", f"--hostname-override={NODE_NAME}",
             f"--node-ip={GATEWAY}", "--v=1",
         ], self._node_ready, timeout, "the node to be Ready")
+        # The taint a node registers with until the node lifecycle controller (not run here)
+        # sees it Ready.
+        self.kubectl("taint", "nodes", NODE_NAME, "node.kubernetes.io/not-ready:NoSchedule-")
 
     def _node_ready(self) -> bool:
         node = self.plane.request("GET", f"/api/v1/nodes/{NODE_NAME}")
@@ -598,6 +601,16 @@ state = "{base / 'state'}"
     def _iptables_cleanup(self) -> None:
         if (self.bin_dir / "kube-proxy").exists():
             _run(str(self.bin_dir / "kube-proxy"), "--cleanup", check=False)
+        # The kubelet's own chains (kube-proxy's cleanup leaves them).
+        for tool in ("iptables", "ip6tables"):
+            if shutil.which(tool) is None:
+                continue
+            _run(tool, "-D", "INPUT", "-j", "KUBE-FIREWALL", check=False)
+            _run(tool, "-D", "OUTPUT", "-j", "KUBE-FIREWALL", check=False)
+            for table in ("filter", "nat", "mangle"):
+                for chain in ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT"):
+                    _run(tool, "-t", table, "-F", chain, check=False)
+                    _run(tool, "-t", table, "-X", chain, check=False)
 
     def _unmount(self) -> None:
         prefix = str(self.workdir) + "/"
