@@ -127,7 +127,7 @@ def build_export_router(settings: ApiSettings) -> APIRouter:
         app_cfg = app_config(settings.config, vhost, app)
         if not file.isdigit():
             raise ApiError(400, f"Invalid request: a file is named by its id, not {file!r}")
-        found = await run_in_threadpool(_file_by_id, catalogue_of(request), vhost, app,
+        found = await run_in_threadpool(catalogue_of(request).file_by_id, vhost, app,
                                         stream_name, int(file))
         if found is None:
             raise ApiError(404, f"No file {file} of {vhost}/{app}/{stream_name}")
@@ -140,13 +140,6 @@ def build_export_router(settings: ApiSettings) -> APIRouter:
         return await _from_store(app_cfg, found, request.headers.get("range"))
 
     return router
-
-
-def _file_by_id(catalogue: Any, vhost: str, app: str, stream: str,
-                file_id: int) -> CatalogueFile | None:
-    everything = files_in_range(catalogue, vhost, app, stream,
-                                datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
-    return next((f for f in everything if f.id == file_id), None)
 
 
 async def _exported(app_cfg: AppConfig, segments: list[Segment], start: datetime,
