@@ -112,7 +112,7 @@ def build_export_router(settings: ApiSettings) -> APIRouter:
         headers = {
             "Content-Disposition": f'inline; filename="{name}"',
             # continuous timestamps across gaps: the gaps go here, by wall-clock time
-            "Recording-Gaps": ",".join(f"{format_time(g.start)}/{format_time(g.finish)}"
+            "Recording-Gaps": ",".join(f"{format_time(g.start)}/{format_time(g.end)}"
                                        for g in holes),
             "Cache-Control": "no-store",
         }

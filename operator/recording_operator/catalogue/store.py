@@ -18,6 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from ..model import coverage
+from ..model.coverage import Gap
 from .db import make_engine, upgrade
 from .schema import FileRecord, StreamExtent
 
@@ -62,12 +64,6 @@ class CatalogueFile:
     local: bool
     #: ``s3://bucket/key`` once uploaded, else None.
     url: str | None
-
-
-@dataclass(frozen=True)
-class Gap:
-    start: datetime
-    end: datetime
 
 
 def _utc(moment: datetime) -> datetime:
@@ -282,14 +278,4 @@ def _file(row: Sequence[Any]) -> CatalogueFile:
 
 def gaps_between(files: list[CatalogueFile], start: datetime, end: datetime) -> list[Gap]:
     """The stretches of [start, end) no file covers, in order (files may overlap)."""
-    gaps: list[Gap] = []
-    covered = start
-    for f in files:
-        if f.start_time > covered:
-            gaps.append(Gap(covered, min(f.start_time, end)))
-        covered = max(covered, f.finish_time)
-        if covered >= end:
-            break
-    if covered < end:
-        gaps.append(Gap(covered, end))
-    return gaps
+    return coverage.gaps(((f.start_time, f.finish_time) for f in files), start, end)

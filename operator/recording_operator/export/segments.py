@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ..model import coverage
+from ..model.coverage import Gap
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -22,26 +25,6 @@ class Segment:
         return str(self.path) if self.path is not None else str(self.url)
 
 
-@dataclass(frozen=True)
-class Gap:
-    """Wall-clock time inside the range that no file covers (the stream was down, say)."""
-
-    start: datetime
-    finish: datetime
-
-
-#: Two files closer than this are back to back (a split is not a gap).
-GAP_TOLERANCE_SECONDS = 1.0
-
-
 def gaps(segments: list[Segment], start: datetime, end: datetime) -> list[Gap]:
     """The uncovered stretches of [start, end) given the segments in order."""
-    found: list[Gap] = []
-    cursor = start
-    for segment in segments:
-        if (segment.start - cursor).total_seconds() > GAP_TOLERANCE_SECONDS:
-            found.append(Gap(cursor, min(segment.start, end)))
-        cursor = max(cursor, segment.finish)
-    if (end - cursor).total_seconds() > GAP_TOLERANCE_SECONDS:
-        found.append(Gap(cursor, end))
-    return found
+    return coverage.gaps(((s.start, s.finish) for s in segments), start, end)
