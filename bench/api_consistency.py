@@ -54,9 +54,10 @@ from bench.rig import TOKEN, _command, _spawn, http_client, start_records, time_
 from recording_operator.kube.errors import Unavailable
 from recording_operator.kube.rest import KubeRest, patch_status
 from recording_operator.kube.target import KubeTarget
-from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
+from recording_operator.local.controlplane import AdminError, ControlPlane
 from recording_operator.model.naming import recording_name
 from recording_operator.model.resource import GROUP, PLURAL, VERSION
+from recording_operator.ports import free_port
 from recording_operator.recorder.reporter import StatusReporter
 
 GOAL_RECORDS_MS = 100.0

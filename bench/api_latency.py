@@ -30,7 +30,8 @@ import httpx
 import yaml
 
 from recording_operator.api.settings import TOKEN_ENV
-from recording_operator.local.controlplane import ControlPlane, free_port
+from recording_operator.local.controlplane import ControlPlane
+from recording_operator.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RBAC_FILE = ROOT / "charts" / "recording-operator" / "files" / "rbac.yaml"

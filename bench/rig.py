@@ -26,7 +26,8 @@ import httpx
 import yaml
 
 from recording_operator.api.settings import TOKEN_ENV
-from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
+from recording_operator.local.controlplane import AdminError, ControlPlane
+from recording_operator.ports import free_port
 
 from .common import rbac_rules, wait_for
 

@@ -56,10 +56,10 @@ from bench.common import (
     spread,
     wait_for,
 )
-from recording_operator.local.controlplane import free_port
 from recording_operator.local.mediaserver import MediaServer
 from recording_operator.local.publisher import Publisher, make_clip
 from recording_operator.local.stack import EmbeddedStack, StackOptions
+from recording_operator.ports import free_port
 
 TOKEN = "bench-token"
 FPS = 25

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from recording_operator.api.settings import TOKEN_ENV
-from recording_operator.local.controlplane import free_port
+from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 from .conftest import TOKEN, basic, config_for

@@ -18,7 +18,8 @@ import httpx
 import pytest
 import yaml
 
-from recording_operator.local.controlplane import ControlPlane, free_port
+from recording_operator.local.controlplane import ControlPlane
+from recording_operator.ports import free_port
 from tests.api.conftest import TOKEN, basic
 from tests.waiting import wait_for
 

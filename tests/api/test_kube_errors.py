@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from recording_operator.kube.target import KubeTarget
-from recording_operator.local.controlplane import ControlPlane, free_port
+from recording_operator.local.controlplane import ControlPlane
+from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 from .conftest import Api, ApiFactory

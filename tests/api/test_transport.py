@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from recording_operator.api.settings import TOKEN_ENV
-from recording_operator.local.controlplane import free_port
 from recording_operator.local.pki import LocalPKI
+from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 from .conftest import TOKEN, ApiFactory, basic

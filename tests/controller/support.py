@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
+from recording_operator.local.controlplane import AdminError, ControlPlane
 from recording_operator.model.naming import pod_name, recording_name
+from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 BIN = Path(sys.executable).parent

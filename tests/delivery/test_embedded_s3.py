@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from recording_operator.local.controlplane import free_port
 from recording_operator.local.publisher import Publisher, make_clip
 from recording_operator.local.stack import EmbeddedStack, StackOptions
+from recording_operator.ports import free_port
 from recording_operator.recorder.infofile import read
 from tests.waiting import wait_for
 

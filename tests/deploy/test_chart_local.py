@@ -23,9 +23,10 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
+from recording_operator.local.controlplane import AdminError, ControlPlane
 from recording_operator.local.kubelet import KubeletSettings, KubeletThread
 from recording_operator.local.mediaserver import MediaServer
+from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 from . import scenarios

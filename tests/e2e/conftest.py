@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from recording_operator.local.controlplane import free_port
 from recording_operator.local.publisher import Publisher, make_clip
 from recording_operator.local.stack import EmbeddedStack, StackOptions
+from recording_operator.ports import free_port
 
 T = TypeVar("T")
 TOKEN = "e2e-token"

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from recording_operator.local.controlplane import free_port
 from recording_operator.local.leftovers import command_line, marked
+from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import yaml
 
-from recording_operator.local.controlplane import free_port
 from recording_operator.local.publisher import Publisher
 from recording_operator.local.stack import EmbeddedStack, StackOptions
 from recording_operator.model.rules import path_problem
+from recording_operator.ports import free_port
 from tests.api.test_notify import ome_webhook, plain, srs_hook
 from tests.recorder.checks import read_info
 from tests.waiting import wait_for

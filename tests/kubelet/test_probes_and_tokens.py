@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.kubelet import KubeletThread
+from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 from .conftest import FAST, force_delete_pods
@@ -24,13 +24,6 @@ from .support import (
 )
 
 pytestmark = pytest.mark.controlplane
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 SERVE_LATER = """

@@ -42,7 +42,8 @@ from typing import Any
 
 import yaml
 
-from recording_operator.local.controlplane import AdminError, ControlPlane, free_port
+from recording_operator.local.controlplane import AdminError, ControlPlane
+from recording_operator.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).parent / "kubectl")

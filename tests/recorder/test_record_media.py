@@ -267,7 +267,7 @@ def test_storage_that_cannot_take_more_is_an_error_with_the_reason(
 def test_srt_source_through_the_ffmpeg_relay(
     tmp_path: Path, clip: Path, publishers: list[Publisher],
 ) -> None:
-    from recording_operator.local.mediaserver import free_port
+    from recording_operator.ports import free_port
 
     port = free_port()
     publisher = Publisher.clip(clip, f"srt://127.0.0.1:{port}?mode=listener")

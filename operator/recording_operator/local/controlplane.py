@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from ..ports import free_port
 from . import binaries
 from .pki import LocalPKI
 
@@ -64,13 +65,6 @@ class AdminError(RuntimeError):
         self.body = body
         message = body.get("message", body) if isinstance(body, dict) else body
         super().__init__(f"{what}: HTTP {status}: {message}")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _check_port_free(port: int, what: str, host: str = "127.0.0.1") -> None:

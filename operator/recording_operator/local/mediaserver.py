@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from ..ports import free_port
+
 #: Where distributions put the dynamic RTMP module.
 _MODULE_PATHS = (
     "/usr/lib/nginx/modules/ngx_rtmp_module.so",
@@ -39,13 +41,6 @@ INSTALL_HINT = (
 
 class MediaServerError(RuntimeError):
     """The media server cannot be started; the message says what is missing."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def find_nginx(nginx: str | None = None) -> str:

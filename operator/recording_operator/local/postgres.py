@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from ..ports import free_port
 
 DEBIAN_BIN = Path("/usr/lib/postgresql")
 
@@ -33,13 +34,6 @@ def _bin_dir() -> Path:
     return versions[-1].parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class PostgresServer:
     """One cluster, database ``catalogue``, trust authentication on loopback only."""
 
@@ -48,7 +42,7 @@ class PostgresServer:
         self._own_dir = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="ro-postgres-"))
         self.data = self.directory / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._user = "postgres" if os.geteuid() == 0 else None
         self._started = False
 

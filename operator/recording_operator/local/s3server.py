@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..ports import free_port
 from .binaries import cache_root, checkout_root
 
 ENV_BIN = "RECORDING_OPERATOR_S3_BIN"
@@ -62,15 +63,6 @@ def find_binary(build_if_missing: bool = True) -> Path:
                         f"checkout (needs Go), or set {ENV_BIN}")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class S3Server:
     """A running store. ``stop()`` ends it; ``start()`` again brings it back on the same port
@@ -89,7 +81,7 @@ class S3Server:
     def launch(cls, workdir: Path, *, port: int | None = None,
                buckets: tuple[str, ...] = ()) -> S3Server:
         workdir.mkdir(parents=True, exist_ok=True)
-        server = cls(data_dir=workdir / "data", port=port or _free_port(),
+        server = cls(data_dir=workdir / "data", port=port or free_port(),
                      access_key="local" + secrets.token_hex(6),
                      secret_key=secrets.token_urlsafe(24), binary=find_binary(),
                      log=workdir / "versitygw.log")

@@ -15,7 +15,6 @@ import collections
 import errno
 import logging
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import av
 
+from ..ports import free_port
 from .errors import SourceRefused, SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -247,13 +247,6 @@ def _video_announced(container: Any) -> bool:
                for key, value in container.metadata.items())
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class _SrtRelay:
     """``ffmpeg`` pulling SRT and serving it, unchanged, as MPEG-TS on a loopback port."""
 
@@ -294,7 +287,7 @@ class _SrtRelay:
 
 
 def _open_srt(url: str, opts: SourceOptions) -> Source:
-    relay = _SrtRelay(url, _ffmpeg_for_srt(opts), _free_port())
+    relay = _SrtRelay(url, _ffmpeg_for_srt(opts), free_port())
     options, read_timeout, _ = _input_options("srt", opts)
     deadline = time.monotonic() + opts.open_timeout
     while True:

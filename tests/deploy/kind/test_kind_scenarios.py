@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from recording_operator.ports import free_port
 from tests.deploy import scenarios
 from tests.waiting import wait_for
 
@@ -105,19 +106,12 @@ class Kind:
         return "\n".join(parts)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def kind() -> Iterator[Kind]:
     cluster = Kind(os.environ[ENV_KUBECONFIG],
                    os.environ.get("RECORDING_OPERATOR_KIND_NAMESPACE", "recording-operator"),
                    os.environ.get("RECORDING_OPERATOR_KIND_STREAM", "e2e"))
-    port = _free_port()
+    port = free_port()
     forward = subprocess.Popen(
         [_kubectl_binary(), f"--kubeconfig={cluster.kubeconfig}", "port-forward", "-n",
          cluster.namespace, f"svc/{RELEASE}-api", f"{port}:8081", "--address=127.0.0.1"],
