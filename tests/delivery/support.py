@@ -22,10 +22,33 @@ from cloudevents.core.formats.json import JSONFormat
 
 from recording_operator.delivery.service import DeliveryService, DeliverySettings
 from recording_operator.delivery.targets import AppTarget
+from recording_operator.local.s3server import S3Server
 from recording_operator.model.config import parse_config
 from recording_operator.model.timefmt import format_time
 from recording_operator.recorder import infofile
 from recording_operator.recorder.infofile import InfoEntry
+
+#: One finished file's info entry, for tests that need an entry but no file.
+ENTRY = InfoEntry(
+    transaction_id="tx1", id="rec", metadata="m", vhost="default", app="app", stream="s",
+    file_path="a/b.ts", record_bytes=10, record_time=1000, sequence=2, last_sequence=True,
+    created_time="2026-01-01T00:00:00.000+00:00", start_time="2026-01-01T00:00:00.000+00:00",
+    finish_time="2026-01-01T00:00:10.000+00:00")
+
+
+def bucket_objects(s3: S3Server, bucket: str) -> dict[str, dict[str, Any]]:
+    """The bucket's objects by key (one listing page: tests upload a handful)."""
+    client = s3.client()
+    listing = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {item["Key"]: item for item in listing}
+
+
+def get_object(s3: S3Server, bucket: str, key: str) -> dict[str, Any]:
+    """The object's response, its body read into ``"bytes"``."""
+    answer: dict[str, Any] = s3.client().get_object(Bucket=bucket, Key=key)
+    answer["bytes"] = answer["Body"].read()
+    return answer
+
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

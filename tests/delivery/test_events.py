@@ -9,13 +9,9 @@ from cloudevents.core.bindings.http import HTTPMessage, from_structured
 from cloudevents.core.formats.json import JSONFormat
 
 from recording_operator.delivery import events as ev
-from recording_operator.recorder.infofile import InfoEntry
 
-ENTRY = InfoEntry(
-    transaction_id="tx1", id="rec", metadata="m", vhost="default", app="app", stream="s",
-    file_path="a/b.ts", record_bytes=10, record_time=1000, sequence=2, last_sequence=True,
-    created_time="2026-01-01T00:00:00.000+00:00", start_time="2026-01-01T00:00:00.000+00:00",
-    finish_time="2026-01-01T00:00:10.000+00:00")
+from .support import ENTRY
+
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 DATA_KEYS = ["transactionId", "id", "metadata", "vhost", "app", "stream", "filePath",
              "recordBytes", "recordTime", "sequence", "lastSequence", "createdTime",

@@ -18,8 +18,15 @@ from recording_operator.delivery import metrics
 from recording_operator.local.s3server import S3Server
 from tests.waiting import wait_for
 
-from .support import DeliveryThread, Receiver, app_target, fast_settings, finish_file
-from .test_uploader import _get, _objects
+from .support import (
+    DeliveryThread,
+    Receiver,
+    app_target,
+    bucket_objects,
+    fast_settings,
+    finish_file,
+    get_object,
+)
 
 pytestmark = pytest.mark.s3
 
@@ -45,7 +52,7 @@ def test_store_down_then_back_everything_arrives_oldest_first(
     finally:
         s3.start()
     try:
-        wait_for(lambda: {e.file_path for e in entries} <= set(_objects(s3, bucket)), 30,
+        wait_for(lambda: {e.file_path for e in entries} <= set(bucket_objects(s3, bucket)), 30,
                  "every file after the store returned")
         uploaded = wait_for(lambda: (lambda u: u if len(u) == 4 else None)(
             receiver.of_type("file.uploaded")), 20, "four uploaded events")
@@ -85,17 +92,17 @@ def test_sigkill_mid_upload_loses_nothing_and_makes_no_second_key(
             lambda: log.read_text(), interval=0.02)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
-        objects = _objects(s3, bucket)
+        objects = bucket_objects(s3, bucket)
         if big_key in objects:  # it completed just before the kill: then it is whole
-            assert _get(s3, bucket, big_key)["bytes"] == data[big.file_path]
+            assert get_object(s3, bucket, big_key)["bytes"] == data[big.file_path]
         assert (root / big.file_path).exists(), "not deleted before confirmation"
 
         process = _deliver_process(config, root, tmp_path / "state", log)
         expected = {f"k/{rel}" for rel in data} | {"k/kill_default_app_stream.xml"}
-        wait_for(lambda: set(_objects(s3, bucket)) == expected, 60,
+        wait_for(lambda: set(bucket_objects(s3, bucket)) == expected, 60,
                  "both files and the info XML, nothing else", lambda: log.read_text())
         for rel, content in data.items():
-            assert _get(s3, bucket, f"k/{rel}")["bytes"] == content
+            assert get_object(s3, bucket, f"k/{rel}")["bytes"] == content
         wait_for(lambda: not (root / big.file_path).exists(), 10, "the local copy removed")
         assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads"), \
             "the killed upload's parts are gone"
@@ -226,12 +233,12 @@ def test_a_full_volume_still_delivers_and_frees_space(
     finally:
         s3.start()
     try:
-        wait_for(lambda: {e.file_path for e in entries} <= set(_objects(s3, bucket)), 30,
+        wait_for(lambda: {e.file_path for e in entries} <= set(bucket_objects(s3, bucket)), 30,
                  "every file in the store although the volume is full")
         wait_for(lambda: not any((root / e.file_path).exists() for e in entries), 20,
                  "the local copies removed: the volume has room again")
         for e in entries:
-            assert len(_get(s3, bucket, e.file_path)["bytes"]) == 2 * 1024 * 1024
+            assert len(get_object(s3, bucket, e.file_path)["bytes"]) == 2 * 1024 * 1024
         stat = os.statvfs(small_volume)
         assert stat.f_bavail * stat.f_frsize >= 4 * 1024 * 1024
     finally:

@@ -23,8 +23,14 @@ from recording_operator.model.naming import recording_name
 from recording_operator.model.resource import GROUP, PLURAL, VERSION
 from tests.waiting import wait_for
 
-from .support import DeliveryThread, Receiver, app_target, fast_settings, finish_file
-from .test_uploader import _objects
+from .support import (
+    DeliveryThread,
+    Receiver,
+    app_target,
+    bucket_objects,
+    fast_settings,
+    finish_file,
+)
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.s3]
 
@@ -109,7 +115,7 @@ def test_the_recording_shows_the_reason_then_the_upload_and_its_transitions_are_
 
         _secret(controlplane, namespace, "s3-creds",
                 {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key})
-        wait_for(lambda: entry.file_path in _objects(s3, bucket), 60,
+        wait_for(lambda: entry.file_path in bucket_objects(s3, bucket), 60,
                  "the upload once the Secret is fixed")
         status = wait_for(lambda: (lambda d: d if d.get("summary") == "1/1 uploaded" else None)(
             delivery_status()), 20, "1/1 uploaded", lambda: repr(delivery_status()))

@@ -6,7 +6,7 @@ from recording_operator.delivery.journal import LOCAL, PENDING, UPLOADED, FileRo
 from recording_operator.delivery.retention import choose
 from recording_operator.model.delivery import RetentionConfig
 
-from .test_events import ENTRY
+from .support import ENTRY
 
 NOW = 1_000_000.0
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,21 +14,17 @@ from recording_operator.delivery.service import Receiver as ExtraReceiver
 from recording_operator.local.s3server import S3Server
 from tests.waiting import wait_for
 
-from .support import DeliveryThread, Receiver, app_target, fast_settings, finish_file
+from .support import (
+    DeliveryThread,
+    Receiver,
+    app_target,
+    bucket_objects,
+    fast_settings,
+    finish_file,
+    get_object,
+)
 
 pytestmark = pytest.mark.s3
-
-
-def _objects(s3: S3Server, bucket: str) -> dict[str, dict[str, Any]]:
-    client = s3.client()
-    listing = client.list_objects_v2(Bucket=bucket).get("Contents", [])
-    return {item["Key"]: item for item in listing}
-
-
-def _get(s3: S3Server, bucket: str, key: str) -> dict[str, Any]:
-    answer: dict[str, Any] = s3.client().get_object(Bucket=bucket, Key=key)
-    answer["bytes"] = answer["Body"].read()
-    return answer
 
 
 def test_files_go_up_verified_then_leave_the_volume(s3: S3Server, bucket: str, root: Path,
@@ -44,18 +39,19 @@ def test_files_go_up_verified_then_leave_the_volume(s3: S3Server, bucket: str, r
             entry = finish_file(root, "tx1", seq, size=3000 + seq, last=seq == 3)
             contents[entry.file_path] = (root / entry.file_path).read_bytes()
         keys = {f"live/{rel}" for rel in contents}
-        wait_for(lambda: keys | {"live/tx1_default_app_stream.xml"} <= set(_objects(s3, bucket)),
+        wait_for(lambda: keys | {"live/tx1_default_app_stream.xml"}
+                 <= set(bucket_objects(s3, bucket)),
                  30, "the three files and the info XML in the bucket")
         wait_for(lambda: not any((root / rel).exists() for rel in contents), 10,
                  "the local copies removed")
         for rel, data in contents.items():
-            obj = _get(s3, bucket, f"live/{rel}")
+            obj = get_object(s3, bucket, f"live/{rel}")
             assert obj["bytes"] == data
             assert obj["ContentType"] == "video/mp2t"
             assert obj["Metadata"]["task-id"] == "rec"
             assert obj["Metadata"]["transaction-id"] == "tx1"
             assert obj["Metadata"]["sequence"] == rel.rsplit("_", 1)[1].removesuffix(".ts")
-        info = _get(s3, bucket, "live/tx1_default_app_stream.xml")
+        info = get_object(s3, bucket, "live/tx1_default_app_stream.xml")
         assert info["bytes"] == (root / "tx1_default_app_stream.xml").read_bytes()
         assert info["ContentType"] == "application/xml"
         assert (root / "tx1_default_app_stream.xml").exists(), "the info XML stays local"
@@ -91,8 +87,8 @@ def test_a_large_file_goes_in_verified_parts(s3: S3Server, bucket: str, root: Pa
     try:
         entry = finish_file(root, "big", 1, size=12 * 1024 * 1024 + 17)
         data = (root / entry.file_path).read_bytes()
-        wait_for(lambda: entry.file_path in _objects(s3, bucket), 60, "the large file")
-        obj = _get(s3, bucket, entry.file_path)
+        wait_for(lambda: entry.file_path in bucket_objects(s3, bucket), 60, "the large file")
+        obj = get_object(s3, bucket, entry.file_path)
         assert obj["bytes"] == data
         assert obj["ETag"].strip('"').endswith("-3"), "three parts"
         assert (root / entry.file_path).exists(), "deleteLocal: false keeps the local copy"
@@ -132,7 +128,7 @@ def test_a_refusing_store_keeps_the_files_and_names_the_reason(
         entry = finish_file(root, "tx3", 1)
         wait_for(lambda: counter._value.get() >= before + 2, 20, f"{reason} counted, retried")
         assert (root / entry.file_path).exists(), "the file is kept"
-        assert not _objects(s3, bucket)
+        assert not bucket_objects(s3, bucket)
     finally:
         delivery.stop()
 
