@@ -19,7 +19,7 @@ from recording_operator.model.timefmt import format_time
 from tests.api.conftest import TOKEN, ServerThread, basic
 
 from .conftest import Recording
-from .test_remux import assert_continuous, middle_range
+from .support import assert_continuous, middle_range
 
 pytestmark = [pytest.mark.media, pytest.mark.timeout(120)]
 
