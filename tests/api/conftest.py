@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -25,6 +25,9 @@ from recording_operator.local.controlplane import AdminError, ControlPlane
 from recording_operator.model.config import parse_config
 from recording_operator.model.resource import GROUP, PLURAL, VERSION
 from tests.waiting import wait_for
+
+if TYPE_CHECKING:
+    from .support import Process
 
 TOKEN = "ome-access:token"  # a colon inside: the token is compared whole
 API_SA = "recording-operator-api"
@@ -289,3 +292,14 @@ def shared_api(
 
 def unique_id() -> str:
     return f"id-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    """The API processes a test starts (support.Process), killed if still running after it."""
+    started: list[Process] = []
+    yield started
+    for process in started:
+        if process.popen.poll() is None:
+            process.popen.kill()
+            process.popen.wait()

@@ -3,80 +3,20 @@ config file, a kubeconfig; refusing to start without a token or with a bad confi
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from recording_operator.api.settings import TOKEN_ENV
 from recording_operator.ports import free_port
-from tests.waiting import wait_for
 
-from .conftest import TOKEN, basic, config_for
+from .conftest import TOKEN, basic
+from .support import COMMAND, Process, base_env, write_config
 
 pytestmark = pytest.mark.controlplane
-
-COMMAND = [sys.executable, "-m", "recording_operator.cli.main", "api"]
-
-
-class Process:
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.popen = subprocess.Popen(
-            [*COMMAND, "--host", "127.0.0.1", "--port", str(self.port), *args],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-
-    def wait_ready(self) -> None:
-        def up() -> bool:
-            assert self.popen.poll() is None, self.popen.communicate()[0]
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(up, 30, "the API process to serve")
-
-    def stop(self) -> str:
-        """SIGTERM, as the kubelet sends; uvicorn shuts down gracefully, then re-raises the
-        signal, so the exit status is -SIGTERM."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        output, _ = self.popen.communicate(timeout=15)
-        assert self.popen.returncode in (0, -signal.SIGTERM), output
-        assert "Finished server process" in output, output
-        return output
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in started:
-        if process.popen.poll() is None:
-            process.popen.kill()
-            process.popen.wait()
-
-
-def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in (TOKEN_ENV, "KUBECONFIG")}
-    return env
-
-
-def write_config(tmp_path: Path, namespace: str, **top: Any) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config_for(namespace, **top)))
-    return path
-
 
 def test_serves_with_a_token_file_config_and_kubeconfig(
     tmp_path: Path, namespace: str, api_kubeconfig: Path, recordings_served: None,

@@ -5,7 +5,6 @@ statusCode is the HTTP status. Bounded: a few dozen examples per operation and m
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 import pytest
@@ -15,25 +14,12 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
 from .conftest import Api, basic
+from .support import check_envelope
 
 pytestmark = pytest.mark.controlplane
 
-ERROR_MESSAGE = re.compile(r"^\[HTTP\] .* \((\d{3})\)$", re.DOTALL)
 #: Per operation and mode; raise it (e.g. API_FUZZ_EXAMPLES=400) for a longer hunt.
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))
-
-
-def check_envelope(status: int, body: Any) -> None:
-    assert status < 500, body
-    assert isinstance(body, dict)
-    assert body["statusCode"] == status
-    if status == 200:
-        assert body["message"] == "OK"
-        assert "response" in body
-    else:
-        match = ERROR_MESSAGE.match(body["message"])
-        assert match and int(match.group(1)) == status, body
-        assert "response" not in body
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])

@@ -28,7 +28,7 @@ from schemathesis import GenerationMode
 from tests.waiting import wait_for
 
 from .conftest import ApiFactory, basic
-from .test_api_schemathesis import check_envelope
+from .support import check_envelope
 
 pytestmark = pytest.mark.controlplane
 

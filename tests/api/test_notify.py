@@ -6,7 +6,6 @@ Recording goes at once (the end-to-end tests cover the recorder finishing its fi
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -25,43 +24,13 @@ from recording_operator.model.resource import ANNOTATION_PUBLISHED, LABEL_RULE
 from tests.waiting import wait_for
 
 from .conftest import TOKEN, Api, ServerThread, basic
+from .support import nginx_form, ome_webhook, plain, srs_hook
 
 SOURCE = "rtmp://127.0.0.1:1935/{app}/{stream}"
 RULES = [
     {"streamName": "auto*", "filePath": "${Stream}/${Sequence}.ts"},
     {"streamName": "auto-hd*", "interval": 60000, "metadata": "hd"},
 ]
-
-
-def nginx_form(call: str, app: str, name: str) -> bytes:
-    """What Debian's nginx + libnginx-mod-rtmp posts for an ffmpeg publish to
-    rtmp://host/<app>/<name>?k=v (see shared/reference/media-server-notifications.md)."""
-    kind = "&type=live" if call == "publish" else ""
-    return (f"app={app}&flashver=FMLE/3.0%20(compatible%3B%20FMSc/1.0)&swfurl="
-            f"&tcurl=rtmp://127.0.0.1:19350/{app}&pageurl=&addr=127.0.0.1&clientid=1"
-            f"&call={call}&name={name}{kind}&k=v").encode()
-
-
-def ome_webhook(status: str, app: str, stream: str, direction: str = "incoming") -> bytes:
-    return json.dumps({
-        "client": {"address": "211.233.58.86", "port": 29291, "real_ip": "211.233.58.86"},
-        "request": {"direction": direction, "protocol": "rtmp", "status": status,
-                    "url": f"rtmp://192.168.0.1:1935/{app}/{stream}?customKey=CustomValue",
-                    "time": "2026-11-30T12:00:00.000Z"},
-    }).encode()
-
-
-def srs_hook(action: str, app: str, stream: str) -> bytes:
-    return json.dumps({
-        "server_id": "vid-0xk989d", "service_id": "plw5p6j7", "action": action,
-        "client_id": "341w361a", "ip": "127.0.0.1", "vhost": "__defaultVhost__", "app": app,
-        "tcUrl": f"rtmp://127.0.0.1:1935/{app}?vhost=__defaultVhost__", "stream": stream,
-        "param": "", "stream_url": f"/{app}/{stream}", "stream_id": "vid-124q9y3",
-    }).encode()
-
-
-def plain(event: str, app: str, stream: str) -> bytes:
-    return json.dumps({"event": event, "app": app, "stream": stream}).encode()
 
 
 #: dialect → (path, publish body, unpublish body, content type, expected answer)

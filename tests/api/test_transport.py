@@ -16,10 +16,9 @@ from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 from .conftest import TOKEN, ApiFactory, basic
-from .test_api_cli import COMMAND, Process, base_env, processes, write_config
+from .support import COMMAND, Process, base_env, write_config
 
 pytestmark = pytest.mark.controlplane
-__all__ = ["processes"]  # the fixture, used below
 
 
 def _refused(args: list[str], env: dict[str, str]) -> str:
