@@ -17,7 +17,7 @@ from tests.recorder.checks import read_info
 from tests.waiting import wait_for
 
 from .conftest import Api
-from .test_embedded import info_file, stop_and_wait_gone
+from .support import info_file, stop_and_wait_gone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 

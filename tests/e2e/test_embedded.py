@@ -18,10 +18,10 @@ from recording_operator.local.publisher import Publisher
 from recording_operator.local.stack import EmbeddedStack
 from recording_operator.model.naming import recording_name
 from tests.recorder.checks import assert_plays, read_info
-from tests.recorder.probe import FileProbe, probe
 from tests.waiting import wait_for
 
 from .conftest import Api
+from .support import info_file, plays, stop_and_wait_gone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 STAMP = r"\d{14}"
@@ -33,24 +33,6 @@ def finished_files(root: Path, stream: str, suffix: str = ".ts") -> list[Path]:
     pattern = re.compile(name)
     return sorted((p for p in root.iterdir() if pattern.match(p.name)),
                   key=lambda p: p.name.rsplit("_", 2)[-2:])
-
-
-def plays(path: Path) -> FileProbe:
-    """The file plays from a keyframe. A file a crash or a stop ended within a second of its
-    split keyframe may hold only its first video packets, since audio stamped after the
-    keyframe had not arrived yet; anything longer must carry both tracks."""
-    result = probe(path)
-    audio = result.tracks.get("audio")
-    if (audio is not None and audio.packets) or result.video.duration >= 1.0:
-        return assert_plays(path)
-    assert not result.errors, (path, result.errors)
-    assert result.video.first_is_key and result.video.frames == result.video.packets, path
-    return result
-
-
-def info_file(root: Path, stream: str) -> Path:
-    [info] = [p for p in root.iterdir() if p.name.endswith(f"_default_app_{stream}.xml")]
-    return info
 
 
 def in_state(api: Api, record_id: str, state: str) -> Callable[[], dict | None]:  # type: ignore[type-arg]
@@ -73,13 +55,6 @@ def recorder_pids(stack: EmbeddedStack, record_id: str) -> list[int]:
         if marker in environ:
             pids.append(pid)
     return pids
-
-
-def stop_and_wait_gone(api: Api, record_id: str) -> dict:  # type: ignore[type-arg]
-    answer = api.stop(record_id)
-    assert answer["state"] == "stopping"
-    wait_for(lambda: api.task(record_id) is None, 40, f"{record_id} to leave the list")
-    return answer
 
 
 def test_interval_recording_from_start_to_stop(

@@ -22,11 +22,11 @@ from recording_operator.local.publisher import Publisher
 from recording_operator.local.stack import EmbeddedStack, StackOptions
 from recording_operator.model.rules import path_problem
 from recording_operator.ports import free_port
-from tests.api.test_notify import ome_webhook, plain, srs_hook
+from tests.api.support import ome_webhook, plain, srs_hook
 from tests.recorder.checks import read_info
 from tests.waiting import wait_for
 
-from .test_embedded import plays
+from .support import plays
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.deploy import helm
-from tests.deploy.kind.test_kind_scenarios import Kind
+from tests.deploy.kind.support import Kind
 from tests.waiting import wait_for
 
 from .cluster import Node, unavailable
