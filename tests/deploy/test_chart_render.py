@@ -304,7 +304,8 @@ def check_full_example(controlplane: ControlPlane, release: Release, home: str,
     assert config.namespaces() == sorted([home, studio])
     for namespace in (home, studio):
         release.one("ServiceAccount", "recording-operator-recorder", namespace)
-        assert len(release.find("Role", namespace=namespace)) == 3
+        # operator, api, recorder, and delivery (it feeds the example's catalogue)
+        assert len(release.find("Role", namespace=namespace)) == 4
     assert cli_args(release.deployment("operator")).namespace == sorted([home, studio])
     default_app = config.app("default", "app")
     assert default_app is not None and default_app.storage.sub_path == "recordings"

@@ -177,3 +177,34 @@ enableServiceLinks: false
 {{- $rules := .Files.Get "files/rbac.yaml" | fromYaml }}
 {{- $rules | toJson }}
 {{- end }}
+
+{{/*
+The catalogue in a cluster (issue 15): on when config.catalogue.url is set. The delivery
+Deployment sends it every finished file as a signed CloudEvent, so it needs the recordings
+claim; several API replicas need one shared database (PostgreSQL), not a file each.
+Renders "true" or nothing.
+*/}}
+{{- define "recording-operator.catalogueEnabled" -}}
+{{- with (.Values.config.catalogue | default dict).url }}
+{{- if not $.Values.persistence.enabled }}
+{{- fail "config.catalogue.url: the catalogue is fed by the delivery Deployment, which reads the recordings claim: set persistence.enabled: true" }}
+{{- end }}
+{{- if and (gt (int $.Values.api.replicaCount) 1) (not (hasPrefix "postgresql" .)) }}
+{{- fail (printf "config.catalogue.url: %d API replicas cannot share a SQLite file; use postgresql://user@host/db (or api.replicaCount: 1)" (int $.Values.api.replicaCount)) }}
+{{- end }}
+{{- "true" }}
+{{- end }}
+{{- end }}
+
+{{- define "recording-operator.catalogueSecretName" -}}
+{{- default (printf "%s-catalogue" (include "recording-operator.fullname" .)) .Values.config.catalogue.existingSecret }}
+{{- end }}
+
+{{- define "recording-operator.catalogueSecretKey" -}}
+{{- if .Values.config.catalogue.existingSecret }}{{ .Values.config.catalogue.existingSecretKey }}{{ else }}secret{{ end }}
+{{- end }}
+
+{{/* Where the delivery posts the catalogue's events: the API Service, inside the cluster. */}}
+{{- define "recording-operator.catalogueReceiver" -}}
+{{- printf "%s://%s-api.%s.svc:%v%s/catalogue/events" (ternary "https" "http" .Values.api.tls.enabled) (include "recording-operator.fullname" .) .Release.Namespace .Values.api.service.port (.Values.api.prefix | trimSuffix "/") }}
+{{- end }}
