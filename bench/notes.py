@@ -31,7 +31,7 @@ TUNED = """\
   memoised task views; what remained was serialising every task on every call (profiled: 8.5
   of 13 ms at 5,000 tasks, growing faster than the task count with the sort and the cache
   misses). The API now keeps each task's JSON per Recording version and joins the sorted
-  fragments (`api/views.py`; test `tests/api/test_api_views.py`). On the API process with an
+  fragments (`api/views.py`; test `tests/api/test_views.py`). On the API process with an
   in-memory store of 5,000 realistic Recordings, records went from 13 ms to 4 ms p50 (1,000
   tasks: 3.3 to 1.4 ms); the answer is byte for byte the same.
 - *Control plane at scale*: no change needed. The API is the slower half of the throughput
