@@ -9,7 +9,7 @@ import httpx
 
 from recording_operator.api.app import create_app
 from recording_operator.api.settings import ApiSettings
-from recording_operator.kube.connection import KubeTarget
+from recording_operator.kube.target import KubeTarget
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.model.config import parse_config
 from tests.waiting import wait_for

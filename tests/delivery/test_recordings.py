@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from recording_operator.delivery.recordings import Recordings
-from recording_operator.kube.connection import KubeTarget
+from recording_operator.kube.target import KubeTarget
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.delivery import delivery_rules
 from recording_operator.local.s3server import S3Server

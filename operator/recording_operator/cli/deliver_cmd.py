@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         recordings = None
         if not args.no_kube:
             from ..delivery.recordings import Recordings
-            from ..kube.connection import KubeTarget
+            from ..kube.target import KubeTarget
 
             recordings = await Recordings.open(KubeTarget(kubeconfig=args.kubeconfig))
         service = DeliveryService(targets, settings, recordings)

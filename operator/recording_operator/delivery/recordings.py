@@ -19,11 +19,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..kube.connection import KubeTarget, connect
+from ..kube.connection import connect
 from ..kube.errors import KubeError
 from ..kube.events import Events
 from ..kube.recordings import Recordings as RecordingsApi
 from ..kube.secrets import Secrets
+from ..kube.target import KubeTarget
 from ..model.naming import recording_name
 
 log = logging.getLogger(__name__)

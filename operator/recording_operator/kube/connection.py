@@ -12,8 +12,6 @@ from kubernetes_asyncio import client, config
 
 from .target import KubeTarget
 
-__all__ = ["KubeTarget", "connect"]
-
 
 async def connect(target: KubeTarget | None = None) -> client.ApiClient:
     """An ApiClient for the target; the caller closes it."""

@@ -11,7 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ...kube.connection import KubeTarget, connect
+from ...kube.connection import connect
+from ...kube.target import KubeTarget
 from .api import MERGE_PATCH, Api, Gone, RunnerApiError
 from .capacity import Admission
 from .node import Node
