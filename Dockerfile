@@ -26,15 +26,18 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python3 -m venv /opt/recording-operator \
  && /opt/recording-operator/bin/pip install --upgrade pip
 WORKDIR /src
-COPY pyproject.toml README.md requirements.lock ./
-COPY operator ./operator
+COPY requirements.lock ./
 # The dependencies exactly as locked, each file checked against its hash (requirements.lock,
-# made by `make lock`); then our own wheel without resolving anything again. PyAV comes as its
+# made by `make lock`), in a layer of their own before the code: a code change rebuilds only
+# the small layers below it (builders with a layer cache reuse this one). PyAV comes as its
 # manylinux wheel, which bundles FFmpeg's libraries: nothing is compiled and no FFmpeg or
 # compiler is needed in either stage.
 RUN /opt/recording-operator/bin/pip install --require-hashes --only-binary=av \
-      --requirement requirements.lock \
- && /opt/recording-operator/bin/pip wheel --no-deps --wheel-dir /wheels . \
+      --requirement requirements.lock
+# Then our own wheel, without resolving anything again.
+COPY pyproject.toml README.md ./
+COPY operator ./operator
+RUN /opt/recording-operator/bin/pip wheel --no-deps --wheel-dir /wheels . \
  && /opt/recording-operator/bin/pip install --no-deps /wheels/*.whl \
  && /opt/recording-operator/bin/pip uninstall --yes pip \
  && /opt/recording-operator/bin/recording-operator record --help > /dev/null

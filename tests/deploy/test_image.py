@@ -172,9 +172,9 @@ def test_the_installed_recorder_records_a_real_stream(
     server, stream = media
     job = ResolvedRecording(
         recording=RecordingRef(namespace="none", name="image-test"), id="image-test",
-        vhost="default", app="app", stream=stream, transactionId="IMAGETEST0000001",
-        sourceUrl=server.rtmp_url("app", stream), intervalMs=1000,
-        filePath="${Stream}_${Sequence}.ts", infoPath="${Stream}.xml")
+        vhost="default", app="app", stream=stream, transaction_id="IMAGETEST0000001",
+        source_url=server.rtmp_url("app", stream), interval_ms=1000,
+        file_path="${Stream}_${Sequence}.ts", info_path="${Stream}.xml")
     spec = tmp_path / "spec.json"
     spec.write_text(job.to_env())
     out = tmp_path / "recordings"
@@ -260,9 +260,9 @@ def test_the_real_image_records_a_real_stream(
     server, stream = media
     job = ResolvedRecording(
         recording=RecordingRef(namespace="none", name="image-test"), id="image-test",
-        vhost="default", app="app", stream=stream, transactionId="IMAGETEST0000002",
-        sourceUrl=server.rtmp_url("app", stream), intervalMs=1000,
-        filePath="${Stream}_${Sequence}.ts", infoPath="${Stream}.xml")
+        vhost="default", app="app", stream=stream, transaction_id="IMAGETEST0000002",
+        source_url=server.rtmp_url("app", stream), interval_ms=1000,
+        file_path="${Stream}_${Sequence}.ts", info_path="${Stream}.xml")
     out = tmp_path / "recordings"
     out.mkdir()
     out.chmod(0o777)  # the image's user writes here

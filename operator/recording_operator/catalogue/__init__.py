@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .store import BadEvent, Catalogue, CatalogueFile, CatalogueUnavailable, Gap, gaps_between
+from ..model.coverage import Gap
+from .store import BadEvent, Catalogue, CatalogueFile, CatalogueUnavailable, gaps_between
 
 __all__ = ["BadEvent", "Catalogue", "CatalogueFile", "CatalogueUnavailable", "Gap",
            "files_in_range", "gaps_between"]
