@@ -20,6 +20,7 @@ from recording_operator.local.leftovers import (
     running_owner,
     write_pid_file,
 )
+from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 #: A child that ignores SIGTERM (as a recorder stuck finishing a file might) and starts a
@@ -121,7 +122,4 @@ def test_port_holder_names_the_listening_process() -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         assert port_holder(sock.getsockname()[1]) == os.getpid()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    assert port_holder(port) is None
+    assert port_holder(free_port()) is None
