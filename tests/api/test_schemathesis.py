@@ -25,9 +25,12 @@ EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_server_errors(shared_api: Api, mode: GenerationMode) -> None:
     schema = schemathesis.openapi.from_url(f"{shared_api.url}/openapi.json", headers=basic())
+    # OvenMediaEngine's operations; the catalogue's routes need a catalogue, and test_fuzz.py
+    # fuzzes every route against an API that has one.
     operations = [result.ok() for result in schema.get_all_operations()
-                  if isinstance(result, Ok)]
-    assert len(operations) == 4
+                  if isinstance(result, Ok)
+                  and result.ok().path.endswith((":startRecord", ":stopRecord", ":records"))]
+    assert len(operations) == 4  # records answers POST and GET
     seen: set[int] = set()
 
     for operation in operations:
