@@ -13,7 +13,6 @@ The admin side here speaks plain HTTPS with the standard library so the launcher
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import secrets
@@ -35,6 +34,7 @@ import yaml
 
 from ..ports import free_port
 from . import binaries
+from .lifetime import die_with_parent
 from .pki import LocalPKI
 
 #: Controllers the local control plane runs: enough for service-account tokens, namespace
@@ -52,7 +52,6 @@ CONTROLLERS = (
 )
 SERVICE_CIDR = "10.0.0.0/24"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
-_PR_SET_PDEATHSIG = 1
 
 
 class ControlPlaneError(RuntimeError):
@@ -77,13 +76,6 @@ def _check_port_free(port: int, what: str, host: str = "127.0.0.1") -> None:
             ) from None
 
 
-def _die_with_parent() -> None:
-    """Children get SIGTERM if the launching process dies, so no etcd outlives a killed test."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 @dataclass
 class _Process:
     name: str
@@ -102,7 +94,7 @@ class _Process:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent(),
             )
 
     def exited(self) -> int | None:

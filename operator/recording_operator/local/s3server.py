@@ -10,10 +10,8 @@ directories under ``data_dir``; the objects are plain files, so a test can also 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import secrets
-import signal
 import subprocess
 import time
 import urllib.error
@@ -24,6 +22,7 @@ from typing import Any
 
 from ..ports import free_port
 from .binaries import cache_root, checkout_root
+from .lifetime import die_with_parent
 
 ENV_BIN = "RECORDING_OPERATOR_S3_BIN"
 VERSION = "v1.8.0"
@@ -32,11 +31,6 @@ HEALTH = "/healthz"
 
 class S3ServerError(RuntimeError):
     """The local store could not be built or started; the message says why."""
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def find_binary(build_if_missing: bool = True) -> Path:
@@ -107,7 +101,7 @@ class S3Server:
             [str(self.binary), "--port", f"127.0.0.1:{self.port}", "--region", self.region,
              "--health", HEALTH, "--quiet", "posix", str(self.data_dir)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-            preexec_fn=_die_with_parent)
+            preexec_fn=die_with_parent())
         out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

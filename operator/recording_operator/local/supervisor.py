@@ -14,7 +14,6 @@ to :meth:`Supervisor.add` after it was started.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -25,24 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-_PR_SET_PDEATHSIG = 1
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
-except OSError:  # not glibc: the reaper (see .reaper) still ends the children
-    _LIBC = None
-
-
-def die_with_parent(parent: int) -> Callable[[], None]:
-    """A ``preexec_fn``: the child gets SIGTERM when the thread that started it dies (even by
-    SIGKILL), and kills itself at once if that happened before the request took effect."""
-
-    def arrange() -> None:
-        if _LIBC is not None:
-            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return arrange
+from .lifetime import die_with_parent
 
 
 def describe_exit(code: int) -> str:

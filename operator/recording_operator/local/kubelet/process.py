@@ -11,30 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
-except OSError:  # not glibc: children simply do not die with the runner
-    _LIBC = None
-
-
-def _dies_with(parent: int) -> Callable[[], None]:
-    """SIGTERM when the runner's thread dies; and if the runner died before the request took
-    effect (the child's parent is no longer the runner), SIGKILL at once."""
-
-    def arrange() -> None:
-        if _LIBC is not None:
-            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return arrange
+from ..lifetime import die_with_parent
 
 
 class Process:
@@ -62,7 +44,7 @@ class Process:
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_dies_with(os.getpid()),  # prctl and getppid only
+                preexec_fn=die_with_parent(os.getpid()),  # prctl and getppid only
             )
         return cls(proc)
 
