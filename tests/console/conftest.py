@@ -18,7 +18,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--autoplay-policy=no-user-gesture-required"]
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright runs an event loop in this thread while it is open, and the
+# tests after this folder call asyncio.run() (the Helm library does).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: make system-deps installs Debian's chromium")

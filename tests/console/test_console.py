@@ -77,7 +77,7 @@ def test_a_range_of_a_finished_recording_plays_in_the_page(
     expect(page.locator("#tl-summary")).to_contain_text("file(s)")
     page.get_by_label("From (UTC)").fill(found[0]["startTime"][11:19])
     page.get_by_label("To (UTC)").fill(found[2]["finishTime"][11:19])
-    page.get_by_role("button", name="Play").click()
+    page.get_by_role("button", name="Play", exact=True).click()  # not "Stop played"
     video = page.locator("#player")
     wait_for(lambda: video.evaluate("v => v.currentTime") > 1.0, 30,
              "the video playing past one second")
