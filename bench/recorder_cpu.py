@@ -202,7 +202,7 @@ def _ratio(ours: float, theirs: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tiny", action="store_true", help="a quick smoke run (~15 s)")
+    parser.add_argument("--tiny", action="store_true", help="a quick smoke run (~30 s)")
     parser.add_argument("--seconds", type=float, default=None, help="how long to record")
     parser.add_argument("--split", type=float, default=None, help="split interval, seconds")
     parser.add_argument("--size", default=None, help="video size, e.g. 1280x720")
@@ -211,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="no status reporting (and no control plane)")
     args = parser.parse_args(argv)
     report = not (args.no_report or args.tiny)
-    seconds = args.seconds or (8.0 if args.tiny else 300.0)
+    # tiny: long enough that a recorder started on a loaded machine (make test runs every
+    # benchmark at once) still records something after its start-up
+    seconds = args.seconds or (20.0 if args.tiny else 300.0)
     split = args.split or (3.0 if args.tiny else 20.0)
     size = args.size or ("320x180" if args.tiny else "1280x720")
     fps = 25 if args.tiny else 30
