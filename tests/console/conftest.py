@@ -3,7 +3,9 @@ and the embedded stack the console talks to."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,4 +45,8 @@ def page(browser: Browser) -> Iterator[Page]:
         context.close()
 
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
+#: The README's pictures are refreshed only when asked (RECORDING_OPERATOR_SCREENSHOTS=1), so a test
+#: run leaves the checkout as it found it; otherwise they go to a scratch directory.
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "images"
+               if os.environ.get("RECORDING_OPERATOR_SCREENSHOTS") == "1"
+               else Path(tempfile.mkdtemp(prefix="console-screenshots-")))

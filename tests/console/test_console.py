@@ -72,9 +72,10 @@ def test_a_range_of_a_finished_recording_plays_in_the_page(
     found = wait_for(files, 90, "three finished files in the catalogue")
     api.stop("played")
     sign_in(page, stack)
-    page.get_by_label("Stream", exact=True).nth(1).fill("console-played")
-    page.get_by_role("button", name="Show").click()
-    expect(page.locator("#tl-summary")).to_contain_text("file(s)")
+    timeline = page.get_by_role("region", name="Timeline")
+    timeline.get_by_label("Stream", exact=True).fill("console-played")
+    timeline.get_by_role("button", name="Show").click()
+    expect(page.locator("#tl-summary")).to_contain_text("file(s)", timeout=20000)
     page.get_by_label("From (UTC)").fill(found[0]["startTime"][11:19])
     page.get_by_label("To (UTC)").fill(found[2]["finishTime"][11:19])
     page.get_by_role("button", name="Play", exact=True).click()  # not "Stop played"
