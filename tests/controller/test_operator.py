@@ -469,3 +469,19 @@ def test_a_reused_id_waits_for_the_previous_recorder_to_go(
     new = wait_for(lambda: (p := kube.pod(name)) and p["metadata"]["uid"] != old["metadata"]["uid"]
                    and p, 20, "the new Recording's pod")
     assert new["metadata"]["ownerReferences"][0]["uid"] == new_uid
+
+
+def test_recorders_report_progress_less_often_as_recordings_grow_in_number(
+    kube: Kube, start_operator: StartOperator
+) -> None:
+    """The status-write budget shared out: with 1 write/s for everyone, the first recorders
+    report every 5 s (the floor) and each new one less often, as many seconds as there are
+    Recordings (issue "Hardening": status writes at 5,000 tasks)."""
+    start_operator("--status-writes-per-second", "1")
+    intervals = []
+    for n in range(12):
+        name = api_made(kube, record_id=f"budget-{n}")
+        intervals.append(float(env_of(pod_of(kube, name))["RECORDING_REPORT_INTERVAL"]))
+    assert intervals[:5] == [5.0] * 5, intervals
+    assert intervals == sorted(intervals), intervals
+    assert intervals[-1] >= 11, intervals

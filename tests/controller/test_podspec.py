@@ -9,7 +9,7 @@ from recording_operator.controller.podspec import Owner, build_pod
 from recording_operator.controller.resolve import resolve
 from recording_operator.model.config import parse_config
 from recording_operator.model.recording import RecordingSpec
-from recording_operator.model.resolved import ResolvedRecording
+from recording_operator.model.resolved import RecorderEnvironment, ResolvedRecording
 
 CONFIG = parse_config({
     "namespace": "media",
@@ -83,6 +83,18 @@ def test_runs_the_recorder_with_the_resolved_spec() -> None:
     assert spec["serviceAccountName"] == "rec-sa"
     assert spec["restartPolicy"] == "Never"
     assert spec["terminationGracePeriodSeconds"] == 45
+
+
+def test_the_progress_interval_reaches_the_recorder_through_its_environment() -> None:
+    resolved = pod_for()[1]
+    app_cfg = CONFIG.app("default", "app")
+    assert app_cfg is not None
+    pod = build_pod(resolved, OWNER, CONFIG.recorder, app_cfg.storage, report_interval=12.5)
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"] if "value" in e}
+    assert RecorderEnvironment.read(env).report_interval == 12.5
+    # none given: none set, and the recorder keeps its own default
+    assert "RECORDING_REPORT_INTERVAL" not in {
+        e["name"] for e in pod_for()[0]["spec"]["containers"][0]["env"]}
 
 
 def test_mounts_the_apps_storage_at_the_storage_root() -> None:

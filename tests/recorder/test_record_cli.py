@@ -69,3 +69,21 @@ def test_srt_without_ffmpeg_is_refused_not_retried(
     assert record(tmp_path, job("s", "srt://127.0.0.1:9999?streamid=app/s")) == 2
     assert "srt:// sources are not supported without the ffmpeg program" in (
         capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "inf"])
+def test_a_report_interval_that_is_not_a_positive_number_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    value: str,
+) -> None:
+    monkeypatch.setenv("RECORDING_REPORT_INTERVAL", value)
+    assert record(tmp_path, job("s", "rtmp://127.0.0.1:1/app/s")) == 2
+    assert "RECORDING_REPORT_INTERVAL must be a positive number of seconds" in (
+        capsys.readouterr().err)
+
+
+def test_a_report_interval_flag_that_is_not_positive_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert record(tmp_path, job("s", "rtmp://127.0.0.1:1/app/s"), "--report-interval", "0") == 2
+    assert "--report-interval must be positive" in capsys.readouterr().err

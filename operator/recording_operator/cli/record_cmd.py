@@ -22,8 +22,15 @@ EXIT_USAGE = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..model.resolved import ENV_LOG_LEVEL, ENV_NAME, ENV_NAMESPACE, ENV_SPEC, ENV_STORAGE_ROOT
-    from ..recorder.main import Reporting
+    from ..model.reporting import FLOOR
+    from ..model.resolved import (
+        ENV_LOG_LEVEL,
+        ENV_NAME,
+        ENV_NAMESPACE,
+        ENV_REPORT_INTERVAL,
+        ENV_SPEC,
+        ENV_STORAGE_ROOT,
+    )
     from ..recorder.session import RecorderSettings
 
     parser.add_argument(
@@ -57,8 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="longest wait between attempts to open an absent stream (default %(default)s)",
     )
     parser.add_argument(
-        "--report-interval", type=float, default=Reporting.interval, metavar="SECONDS",
-        help="how often progress is reported while recording (default %(default)s)",
+        "--report-interval", type=float, default=None, metavar="SECONDS",
+        help="how often progress is reported while recording (default $"
+        f"{ENV_REPORT_INTERVAL}, which the operator sets, else {FLOOR:g})",
     )
     parser.add_argument("--log-level", default=os.environ.get(ENV_LOG_LEVEL) or "INFO",
                         help=f"default ${ENV_LOG_LEVEL}, else %(default)s")
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     )
     import dataclasses
 
+    from ..model.reporting import FLOOR
     from ..model.resolved import ENV_SPEC, RecorderEnvironment, ResolvedRecording, SpecError
     from ..recorder.errors import SourceRefused
     from ..recorder.main import Reporting, job_problem
@@ -83,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
     from ..recorder.session import RecorderSettings
     from ..recorder.source import check_source
 
-    environment = RecorderEnvironment.read(os.environ)
+    try:
+        environment = RecorderEnvironment.read(os.environ)
+    except SpecError as exc:
+        return _fail(str(exc))
+    if args.report_interval is not None and not args.report_interval > 0:
+        return _fail(f"--report-interval must be positive (got {args.report_interval:g})")
     if args.spec_file:
         try:
             with open(args.spec_file, encoding="utf-8") as handle:
@@ -122,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             namespace=args.namespace or environment.namespace or job.recording.namespace,
             name=args.name or environment.name or job.recording.name,
             target=KubeTarget(kubeconfig=args.kubeconfig) if args.kubeconfig else None,
-            interval=args.report_interval,
+            interval=args.report_interval or environment.report_interval or FLOOR,
             pod_uid=environment.pod_uid,
         )
     storage_root = args.storage_root or environment.storage_root

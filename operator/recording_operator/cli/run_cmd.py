@@ -86,6 +86,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a recorder pod not running this long after its creation (stuck "
                         "Pending, ImagePullBackOff, CreateContainerConfigError...) ends its "
                         "Recording in state error (default %(default)s; 0: wait forever)")
+    timing.add_argument("--status-writes-per-second", type=float,
+                        default=Defaults.status_writes_per_second, metavar="N",
+                        help="progress-only status writes per second shared out among the "
+                        "recorders: each new recorder pod reports every (Recordings / N) s, "
+                        "5 to 60 s (default %(default)s; 0: every 5 s)")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json",
                         help="json: one object per line (default); plain: for a terminal")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
@@ -104,6 +109,10 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config) if args.config else default_config()
     except ConfigError as exc:
         print(f"recording-operator run: {exc}", file=sys.stderr)
+        return 2
+    if args.status_writes_per_second < 0:
+        print("recording-operator run: --status-writes-per-second must not be negative",
+              file=sys.stderr)
         return 2
     if args.failure_limit < 1:
         print("recording-operator run: --failure-limit must be at least 1", file=sys.stderr)
@@ -127,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         retry_delay=args.retry_delay,
         pod_start_timeout=args.pod_start_timeout,
+        status_writes_per_second=args.status_writes_per_second,
     )
     configure_logging(json_format=args.log_format == "json", verbose=args.verbose)
     try:

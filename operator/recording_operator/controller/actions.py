@@ -16,6 +16,7 @@ import kopf
 from ..kube.errors import Invalid, KubeError
 from ..model.naming import pod_name
 from ..model.recording import parse_spec
+from ..model.reporting import progress_interval
 from ..model.resource import State
 from . import events
 from . import status as st
@@ -59,6 +60,7 @@ async def ensure_pod(
     pod = build_pod(
         resolution.resolved(status.transaction_id, status.created_time),
         Owner(namespace, name, uid), ctx.settings.config.recorder, resolution.app.storage,
+        progress_interval(len(ctx.census), ctx.settings.status_writes_per_second),
     )
     try:
         created = await ctx.pods.create(namespace, pod)

@@ -83,6 +83,10 @@ class Census:
         self._states[uid] = state or "none"
         self._publish()
 
+    def __len__(self) -> int:
+        """How many Recordings the operator runs (what ``model.reporting`` shares out among)."""
+        return len(self._states)
+
     def forget(self, uid: str) -> None:
         self._states.pop(uid, None)
         self._publish()

@@ -55,8 +55,10 @@ def build_pod(
     owner: Owner,
     recorder: RecorderConfig,
     storage: StorageConfig,
+    report_interval: float | None = None,
 ) -> dict[str, Any]:
-    """The Pod manifest.
+    """The Pod manifest; ``report_interval``: the recorder's progress reports' spacing
+    (``model.reporting``), None for the recorder's own default.
 
     ``restartPolicy: Never``: the operator, not the kubelet, replaces a failed recorder, so a
     crash loop is bounded by the operator's backoff and failure limit and shows up in the
@@ -69,7 +71,7 @@ def build_pod(
         *recorder.env,
         # Libraries that write caches under $HOME must not touch the read-only root.
         {"name": "HOME", "value": "/tmp"},
-        *pod_env(resolved, owner.namespace, owner.name),
+        *pod_env(resolved, owner.namespace, owner.name, report_interval),
     ]
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,

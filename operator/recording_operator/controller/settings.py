@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..kube.target import KubeTarget
 from ..model.config import Config
+from ..model.reporting import DEFAULT_BUDGET
 from ..model.resource import LABEL_MANAGED_BY, LABEL_RECORDING, MANAGED_BY
 from .failures import Backoff
 
@@ -41,6 +42,9 @@ class OperatorSettings:
     #: A recorder pod not running this long after its creation (stuck Pending, in
     #: ImagePullBackOff, CreateContainerConfigError…) ends its Recording in ``error``; 0: never.
     pod_start_timeout: float = 300.0
+    #: Progress-only status writes per second shared out among the recorders
+    #: (``model.reporting``); 0: every recorder reports at the floor interval.
+    status_writes_per_second: float = DEFAULT_BUDGET
     instance: str = field(default_factory=socket.gethostname)
 
     def watched_namespaces(self) -> list[str]:

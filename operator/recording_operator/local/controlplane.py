@@ -225,6 +225,9 @@ class ControlPlane:
             "--allow-privileged=true",
             "--profiling=false",
             "--endpoint-reconciler-type=none",
+            # a node joined to this control plane (the node suite's) is reached by its IP: its
+            # name resolves nowhere, and `kubectl logs`/`exec` go through the kubelet
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
             "--v=1",
         ], logs / "kube-apiserver.log")
         controller_manager = _Process("kube-controller-manager", [

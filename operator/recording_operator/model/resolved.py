@@ -185,17 +185,24 @@ ENV_POD_UID = "RECORDING_POD_UID"
 #: Read by the recorder only (by hand, or in the embedded mode): where its storage is.
 ENV_STORAGE_ROOT = "RECORDING_STORAGE_ROOT"
 ENV_LOG_LEVEL = "RECORDING_LOG_LEVEL"
+#: Seconds between progress-only status reports (``model.reporting``: the operator shares out
+#: its status-write budget); absent: the reporter's floor.
+ENV_REPORT_INTERVAL = "RECORDING_REPORT_INTERVAL"
 
 
-def pod_env(resolved: ResolvedRecording, namespace: str, name: str) -> list[dict[str, Any]]:
+def pod_env(resolved: ResolvedRecording, namespace: str, name: str,
+            report_interval: float | None = None) -> list[dict[str, Any]]:
     """The recorder container's environment entries for this Recording."""
-    return [
+    env: list[dict[str, Any]] = [
         {"name": ENV_SPEC, "value": resolved.to_env()},
         {"name": ENV_NAMESPACE, "value": namespace},
         {"name": ENV_NAME, "value": name},
         {"name": ENV_POD_UID,
          "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.uid"}}},
     ]
+    if report_interval is not None:
+        env.append({"name": ENV_REPORT_INTERVAL, "value": f"{report_interval:g}"})
+    return env
 
 
 @dataclass(frozen=True)
@@ -208,6 +215,8 @@ class RecorderEnvironment:
     pod_uid: str | None = None
     storage_root: str | None = None
     log_level: str | None = None
+    #: Seconds; None when absent. A value that is not a positive number is a SpecError.
+    report_interval: float | None = None
 
     @classmethod
     def read(cls, environ: Mapping[str, str]) -> RecorderEnvironment:
@@ -218,4 +227,17 @@ class RecorderEnvironment:
             spec=get(ENV_SPEC), namespace=get(ENV_NAMESPACE), name=get(ENV_NAME),
             pod_uid=get(ENV_POD_UID), storage_root=get(ENV_STORAGE_ROOT),
             log_level=get(ENV_LOG_LEVEL),
+            report_interval=_seconds(ENV_REPORT_INTERVAL, get(ENV_REPORT_INTERVAL)),
         )
+
+
+def _seconds(key: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise SpecError(f"{key} must be a positive number of seconds (got {text!r})")
+    return value

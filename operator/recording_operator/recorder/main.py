@@ -16,6 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from ..model.reporting import FLOOR
 from ..model.resolved import ResolvedRecording
 from ..model.timefmt import now
 from . import infofile
@@ -36,7 +37,7 @@ class Reporting:
     namespace: str
     name: str
     target: KubeTarget | None = None
-    interval: float = 5.0
+    interval: float = FLOOR
     #: The recorder pod's uid, stamped on every report (see RecorderReport.pod_uid).
     pod_uid: str | None = None
 

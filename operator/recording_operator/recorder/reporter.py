@@ -22,6 +22,7 @@ from typing import Any
 from ..kube.errors import Conflict, KubeError, NotFound
 from ..kube.rest import KubeRest, get_status, patch_status
 from ..kube.target import KubeTarget
+from ..model.reporting import FLOOR
 from ..model.resource import GROUP, PLURAL, VERSION
 from .errors import RecorderError
 
@@ -41,7 +42,7 @@ class StatusReporter:
         name: str,
         target: KubeTarget | None = None,
         *,
-        interval: float = 5.0,
+        interval: float = FLOOR,
         min_gap: float = 0.5,
         timeout: float = 10.0,
     ) -> None:
