@@ -8,28 +8,18 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
-command -v go >/dev/null 2>&1 || { echo "promtool: Go is not installed: install Go 1.26 or later (https://go.dev/doc/install)" >&2; exit 1; }
+. "$here/../lib/gobuild.sh"
+gobuild_require_go promtool 1.26
 version=$(awk '$1=="github.com/prometheus/prometheus" && $2 ~ /^v/ {print $2; exit}' go.mod)
 go_version=$(go env GOVERSION)
 recipe=1
 key="prometheus-${version}_${go_version}_r${recipe}"
-cache="${RECORDING_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recording-operator}"
-out="$cache/promtool/$key"
-if [ -x "$out/promtool" ]; then
-  echo "promtool: up to date in $out" >&2
-  echo "$out/promtool"
-  exit 0
-fi
+out="$(gobuild_cache)/promtool/$key"
+gobuild_if_built promtool "$out" promtool
 mkdir -p "$out.partial"
 echo "promtool: building $key (first time only; takes a few minutes on a small machine)" >&2
 start=$(date +%s)
-if ! go build -tags remove_all_sd -trimpath -o "$out.partial/promtool" \
-      github.com/prometheus/prometheus/cmd/promtool 2> "$out.partial/build.log"; then
-  echo "promtool: the Go build failed; its errors:" >&2
-  tail -40 "$out.partial/build.log" >&2
-  exit 1
-fi
-rm -rf "$out"
-mv "$out.partial" "$out"
-echo "promtool: built in $(( $(date +%s) - start ))s into $out" >&2
-echo "$out/promtool"
+go build -tags remove_all_sd -trimpath -o "$out.partial/promtool" \
+  github.com/prometheus/prometheus/cmd/promtool 2> "$out.partial/build.log" \
+  || gobuild_failed promtool "$out.partial/build.log"
+gobuild_publish promtool "$out" "$start" promtool

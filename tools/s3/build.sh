@@ -8,29 +8,20 @@
 # (MinIO's several hundred), builds in a few minutes on two cores, and is a single static binary
 # of ~40 MB; `go install module@version` pins every dependency to that release's own go.mod.
 set -euo pipefail
-command -v go >/dev/null 2>&1 || { echo "s3: Go is not installed: install Go 1.25 or later (https://go.dev/doc/install)" >&2; exit 1; }
+here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/../lib/gobuild.sh"
+gobuild_require_go s3 1.25
 version=v1.8.0
 go_version=$(go env GOVERSION)
 recipe=1
 key="versitygw-${version}_${go_version}_r${recipe}"
-cache="${RECORDING_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/recording-operator}"
-out="$cache/s3/$key"
-if [ -x "$out/versitygw" ]; then
-  echo "s3: up to date in $out" >&2
-  echo "$out/versitygw"
-  exit 0
-fi
+out="$(gobuild_cache)/s3/$key"
+gobuild_if_built s3 "$out" versitygw
 mkdir -p "$out.partial"
 echo "s3: building $key (first time only; a few minutes on a small machine)" >&2
 start=$(date +%s)
-if ! GOBIN="$out.partial" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
-      "github.com/versity/versitygw/cmd/versitygw@${version}" 2> "$out.partial/build.log"; then
-  echo "s3: the Go build failed; its errors:" >&2
-  tail -40 "$out.partial/build.log" >&2
-  exit 1
-fi
+GOBIN="$out.partial" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+  "github.com/versity/versitygw/cmd/versitygw@${version}" 2> "$out.partial/build.log" \
+  || gobuild_failed s3 "$out.partial/build.log"
 [ -x "$out.partial/versitygw" ] || { echo "s3: versitygw was not produced" >&2; exit 1; }
-rm -rf "$out"
-mv "$out.partial" "$out"
-echo "s3: built in $(( $(date +%s) - start ))s into $out" >&2
-echo "$out/versitygw"
+gobuild_publish s3 "$out" "$start" versitygw
