@@ -11,6 +11,7 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from recording_operator.local.publisher import Publisher, make_clip
 from recording_operator.local.stack import EmbeddedStack, StackOptions
 from recording_operator.ports import free_port
-from recording_operator.recorder.infofile import read
+from recording_operator.recorder.infofile import InfoEntry, read
 from tests.waiting import wait_for
 
 from .support import SECRET, Receiver
@@ -86,6 +87,25 @@ def _ffprobe(path: Path) -> set[str]:
     return {s["codec_type"] for s in json.loads(result.stdout)["streams"]}
 
 
+def _all_uploaded(stack: EmbeddedStack, stream: str, timeout: float, what: str,
+                  ) -> tuple[list[InfoEntry], Any]:
+    """Waits for the stream's last file's entry, then for the bucket to hold its files and its
+    info XML and nothing else (``what``), and for the local copies to be gone; the entries and
+    a client of the store."""
+    assert stack.s3 is not None
+    root = stack.recordings_dir
+    info = next(p for p in root.glob("*.xml") if stream in p.name)
+    entries = wait_for(lambda: (lambda e: e if e and e[-1].last_sequence else None)(read(info)),
+                       30, "the last file's entry")
+    client = stack.s3.client()
+    wanted = {f"default/app/{e.file_path}" for e in entries} | {f"default/app/{info.name}"}
+    wait_for(lambda: wanted == _keys(client, stream), timeout, what,
+             lambda: repr(sorted(_keys(client, stream))))
+    wait_for(lambda: not any((root / e.file_path).exists() for e in entries), 30,
+             "the local copies removed")
+    return entries, client
+
+
 def test_a_recording_ends_with_every_file_in_the_bucket_and_none_left_locally(
         stack_s3: EmbeddedStack, hook: Receiver, clip: Path, tmp_path: Path) -> None:
     stack = stack_s3
@@ -102,17 +122,8 @@ def test_a_recording_ends_with_every_file_in_the_bucket_and_none_left_locally(
     finally:
         publisher.stop()
         api.client.close()
-    root = stack.recordings_dir
-    info = next(p for p in root.glob("*.xml") if stream in p.name)
-    entries = wait_for(lambda: (lambda e: e if e and e[-1].last_sequence else None)(read(info)),
-                       30, "the last file's entry")
-    client = stack.s3.client()
-    wanted = {f"default/app/{e.file_path}" for e in entries} | {f"default/app/{info.name}"}
-    wait_for(lambda: wanted == _keys(client, stream), 60,
-             "every file and the info XML in the bucket, nothing else",
-             lambda: repr(sorted(_keys(client, stream))))
-    wait_for(lambda: not any((root / e.file_path).exists() for e in entries), 30,
-             "the local copies removed")
+    entries, client = _all_uploaded(stack, stream, 60,
+                                    "every file and the info XML in the bucket, nothing else")
     wait_for(lambda: len([r for r in hook.of_type("file.uploaded")
                           if r.data["id"] == "s3rec"]) == len(entries), 30,
              "an uploaded event per file at the extra receiver")
@@ -166,16 +177,7 @@ def test_sigkill_of_every_component_and_the_store_down_at_the_end_lose_no_file(
     finally:
         publisher.stop()
         api.client.close()
-    root = stack.recordings_dir
-    info = next(p for p in root.glob("*.xml") if stream in p.name)
-    entries = wait_for(lambda: (lambda e: e if e and e[-1].last_sequence else None)(read(info)),
-                       30, "the last file's entry")
-    client = stack.s3.client()
-    wanted = {f"default/app/{e.file_path}" for e in entries} | {f"default/app/{info.name}"}
-    wait_for(lambda: wanted == _keys(client, stream), 90,
-             "every finished file in the bucket once, nothing else",
-             lambda: repr(sorted(_keys(client, stream))))
-    wait_for(lambda: not any((root / e.file_path).exists() for e in entries), 30,
-             "the local copies removed")
+    _, client = _all_uploaded(stack, stream, 90,
+                              "every finished file in the bucket once, nothing else")
     assert not client.list_multipart_uploads(Bucket="recordings").get("Uploads")
     assert hook.refused == 0
