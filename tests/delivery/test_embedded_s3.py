@@ -68,6 +68,14 @@ class Api:
         response = answer.json()["response"]
         return response if isinstance(response, list) else [response]
 
+    def up(self) -> bool:
+        """The API answers (a restarted one takes a moment to listen again)."""
+        try:
+            self.client.post("/vhosts/default/apps/app:records", json={})
+        except httpx.TransportError:
+            return False
+        return True
+
     def sequence(self, record_id: str) -> int:
         tasks = self.call("records", {"id": record_id})
         return int(str(tasks[0].get("sequence", 0))) if tasks else -1
@@ -160,6 +168,7 @@ def test_sigkill_of_every_component_and_the_store_down_at_the_end_lose_no_file(
         wait_for(lambda: api.sequence(rid) >= 1, 60, "a first file finished")
         for name in ("delivery", "api", "operator"):
             stack.restart(name, kill=True)
+        wait_for(api.up, 30, "the API back after its restart")
         [victim] = wait_for(lambda: recorder_pids(stack, rid), 20, "the recorder process")
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: [p for p in recorder_pids(stack, rid) if p != victim], 60,
