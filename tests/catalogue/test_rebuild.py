@@ -21,7 +21,7 @@ from recording_operator.delivery.service import Receiver as ExtraReceiver
 from recording_operator.local.s3server import S3Server
 from recording_operator.model.config import parse_config
 from tests.api.conftest import TOKEN, ServerThread
-from tests.delivery.conftest import bucket, s3  # noqa: F401 (fixtures)
+from tests.delivery.conftest import bucket  # noqa: F401 (fixtures)
 from tests.delivery.support import SECRET, DeliveryThread, app_target, fast_settings, finish_file
 from tests.waiting import wait_for
 

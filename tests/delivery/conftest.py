@@ -1,5 +1,5 @@
-"""Fixtures for delivery: one real S3-compatible store (versitygw, built once from its Go
-module) per session on loopback, a fresh bucket per test, and a real signed-webhook receiver."""
+"""Fixtures for delivery: a fresh bucket per test in the session's real S3-compatible store
+(``s3``, in tests/conftest.py), a real signed-webhook receiver, and a recordings root."""
 
 from __future__ import annotations
 
@@ -12,15 +12,6 @@ import pytest
 from recording_operator.local.s3server import S3Server
 
 from .support import Receiver
-
-
-@pytest.fixture(scope="session")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server.launch(tmp_path_factory.mktemp("s3"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""A real recording to export: the real recorder on nginx-rtmp, 4 s splits, ~22 s long; and
-the real S3 store (versitygw) for the files that moved to the bucket."""
+"""A real recording to export: the real recorder on nginx-rtmp, 4 s splits, ~22 s long. The
+real S3 store for the files that moved to the bucket is the session's ``s3`` (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 from recording_operator.export.segments import Segment
 from recording_operator.local.mediaserver import MediaServer
 from recording_operator.local.publisher import Publisher
-from recording_operator.local.s3server import S3Server
 from recording_operator.model.timefmt import parse_time
 from recording_operator.recorder.infofile import parse
 from tests.recorder.conftest import clip, media_server  # noqa: F401 - fixtures
@@ -68,11 +67,3 @@ def event_data(storage: Path, info: Path) -> list[dict[str, Any]]:
              "finishTime": e.finish_time, "size": (storage / e.file_path).stat().st_size}
             for e in sorted(parse(info.read_text()), key=lambda e: e.sequence)]
 
-
-@pytest.fixture(scope="session")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server.launch(tmp_path_factory.mktemp("s3"))
-    try:
-        yield server
-    finally:
-        server.stop()
