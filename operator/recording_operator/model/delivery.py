@@ -24,6 +24,7 @@ _QUANTITY_UNITS = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
 }
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_HTTP_URL = re.compile(r"^https?://[^/\s]+")
 
 
 def parse_duration(text: str) -> int:
@@ -56,6 +57,12 @@ def _check_secret_name(value: str | None) -> str | None:
     return value
 
 
+def _check_http_url(value: str) -> str:
+    if not _HTTP_URL.match(value):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
 class UploadConfig(_Strict):
     """Where an app's finished files go: ``s3://bucket/prefix`` on an S3-compatible store."""
 
@@ -85,9 +92,7 @@ class UploadConfig(_Strict):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        return value
+        return value if value is None else _check_http_url(value)
 
     @field_validator("secret_name")
     @classmethod
@@ -118,9 +123,7 @@ class EventReceiverConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        return value
+        return _check_http_url(value)
 
     @field_validator("secret_name")
     @classmethod
