@@ -44,11 +44,8 @@ def stack_s3(tmp_path_factory: pytest.TempPathFactory, hook: Receiver,
                            demo=False, data_dir=tmp_path_factory.mktemp("s3e2e") / "data",
                            s3=True, event_receiver=(hook.url, SECRET),
                            operator_args=["--stop-poll=0.5", "--restart-backoff=1"])
-    stack = EmbeddedStack(options).start()
-    try:
+    with EmbeddedStack(options) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")

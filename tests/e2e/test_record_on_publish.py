@@ -78,11 +78,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
         data_dir=data_dir / "stack", notify_apps=frozenset({"app"}),
         operator_args=["--restart-backoff=1", "--stop-poll=0.5", "--stop-timeout=20"],
     )
-    embedded = EmbeddedStack(options).start()
-    try:
+    with EmbeddedStack(options) as embedded:
         yield embedded
-    finally:
-        embedded.stop()
 
 
 @pytest.fixture(scope="module")
