@@ -1,6 +1,6 @@
 """Helpers shared by the API tests: the API as a separate process (as the chart runs it), its
-configuration file, the OME response envelope every answer must keep, and each media server's
-publish notification body (also sent by the end-to-end tests)."""
+configuration file, the seed's example bodies, the OME response envelope every answer must keep,
+and each media server's publish notification body (also sent by the end-to-end tests)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,38 @@ from recording_operator.ports import free_port
 from tests.waiting import wait_for
 
 from .conftest import config_for
+
+#: The seed's examples of request bodies, byte for byte.
+SEED_SINGLE_FILE = b"""{
+    "id": "{unique_record_id}",
+    "stream": {
+        "name": "{output_stream_name}",
+        "variantNames": []
+    }
+}"""
+
+SEED_INTERVAL = b"""{
+  "id": "{unique_record_id}",
+  "stream": {
+    "name": "{output_stream_name}"
+  },
+  "interval": 60000,
+  "segmentationRule": "discontinuity"
+}"""
+
+# As printed in the seed: no comma after the schedule line, so not JSON.
+SEED_SCHEDULE = b"""{
+  "id": "{unique_record_id}",
+  "stream": {
+    "name": "{output_stream_name}"
+  },
+  "schedule" : "0 */1 *"
+  "segmentationRule": "continuity"
+}"""
+
+SEED_STOP = b"""{
+    "id": "{unique_record_id}"
+}"""
 
 ERROR_MESSAGE = re.compile(r"^\[HTTP\] .* \((\d{3})\)$", re.DOTALL)
 

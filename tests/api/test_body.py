@@ -7,6 +7,8 @@ import pytest
 from recording_operator.api.body import parse_object
 from recording_operator.api.errors import ApiError
 
+from .support import SEED_SCHEDULE
+
 
 @pytest.mark.parametrize("raw", [b"", b"  \n", b"{}"])
 def test_empty_is_an_empty_object(raw: bytes) -> None:
@@ -39,16 +41,8 @@ def test_refused(raw: bytes, text: str) -> None:
 
 
 def test_the_seeds_schedule_example_is_not_json() -> None:
-    raw = b"""{
-  "id": "{unique_record_id}",
-  "stream": {
-    "name": "{output_stream_name}"
-  },
-  "schedule" : "0 */1 *"
-  "segmentationRule": "continuity"
-}"""
     with pytest.raises(ApiError) as caught:
-        parse_object(raw)
+        parse_object(SEED_SCHEDULE)
     assert caught.value.message == (
         "[HTTP] [JSON] Expecting ',' delimiter at line 7 column 3 (400)"
     )

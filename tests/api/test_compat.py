@@ -11,39 +11,9 @@ import subprocess
 import pytest
 
 from .conftest import TOKEN, Api
+from .support import SEED_INTERVAL, SEED_SCHEDULE, SEED_SINGLE_FILE, SEED_STOP
 
 pytestmark = pytest.mark.controlplane
-
-SEED_SINGLE_FILE = b"""{
-    "id": "{unique_record_id}",
-    "stream": {
-        "name": "{output_stream_name}",
-        "variantNames": []
-    }
-}"""
-
-SEED_INTERVAL = b"""{
-  "id": "{unique_record_id}",
-  "stream": {
-    "name": "{output_stream_name}"
-  },
-  "interval": 60000,
-  "segmentationRule": "discontinuity"
-}"""
-
-# As printed in the seed: no comma after the schedule line, so not JSON.
-SEED_SCHEDULE = b"""{
-  "id": "{unique_record_id}",
-  "stream": {
-    "name": "{output_stream_name}"
-  },
-  "schedule" : "0 */1 *"
-  "segmentationRule": "continuity"
-}"""
-
-SEED_STOP = b"""{
-    "id": "{unique_record_id}"
-}"""
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
