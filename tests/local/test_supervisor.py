@@ -26,13 +26,20 @@ def supervisor(messages: list[str], fatal: list[str], **kwargs: object) -> Super
                       **kwargs)  # type: ignore[arg-type]
 
 
+def watched(tmp_path: Path, name: str, argv: list[str], messages: list[str], fatal: list[str],
+            *, critical: bool = False, **kwargs: object) -> tuple[ProcessUnit, Supervisor]:
+    """A started process (its log in ``tmp_path``) under a started supervisor."""
+    unit = ProcessUnit(name, argv, tmp_path / f"{name}.log", dict(os.environ))
+    unit.start()
+    watcher = supervisor(messages, fatal, **kwargs)
+    watcher.add(unit, critical=critical)
+    watcher.start()
+    return unit, watcher
+
+
 def test_a_killed_process_is_restarted_and_the_exit_reported(tmp_path: Path,
                                                               messages: list[str]) -> None:
-    unit = ProcessUnit("sleeper", SLEEPER, tmp_path / "sleeper.log", dict(os.environ))
-    unit.start()
-    watcher = supervisor(messages, [])
-    watcher.add(unit)
-    watcher.start()
+    unit, watcher = watched(tmp_path, "sleeper", SLEEPER, messages, [])
     try:
         first = unit.pid
         assert first is not None
@@ -52,13 +59,9 @@ def test_a_killed_process_is_restarted_and_the_exit_reported(tmp_path: Path,
 
 def test_a_critical_part_that_keeps_failing_stops_the_stack(tmp_path: Path,
                                                             messages: list[str]) -> None:
-    unit = ProcessUnit("failing", [sys.executable, "-c", "import sys; sys.exit(3)"],
-                       tmp_path / "failing.log", dict(os.environ))
-    unit.start()
     fatal: list[str] = []
-    watcher = supervisor(messages, fatal, max_failures=3)
-    watcher.add(unit, critical=True)
-    watcher.start()
+    _, watcher = watched(tmp_path, "failing", [sys.executable, "-c", "import sys; sys.exit(3)"],
+                         messages, fatal, critical=True, max_failures=3)
     try:
         wait_for(lambda: fatal, 10, "the supervisor to give up")
     finally:
@@ -69,13 +72,9 @@ def test_a_critical_part_that_keeps_failing_stops_the_stack(tmp_path: Path,
 
 
 def test_a_non_critical_part_is_retried_without_end(tmp_path: Path, messages: list[str]) -> None:
-    unit = ProcessUnit("flaky", [sys.executable, "-c", "import sys; sys.exit(1)"],
-                       tmp_path / "flaky.log", dict(os.environ))
-    unit.start()
     fatal: list[str] = []
-    watcher = supervisor(messages, fatal, max_failures=2)
-    watcher.add(unit)
-    watcher.start()
+    _, watcher = watched(tmp_path, "flaky", [sys.executable, "-c", "import sys; sys.exit(1)"],
+                         messages, fatal, max_failures=2)
     try:
         wait_for(lambda: watcher.restarts("flaky") >= 4, 10, "several restarts")
     finally:
@@ -85,11 +84,7 @@ def test_a_non_critical_part_is_retried_without_end(tmp_path: Path, messages: li
 
 def test_a_stopped_process_is_not_restarted_after_pause(tmp_path: Path,
                                                         messages: list[str]) -> None:
-    unit = ProcessUnit("sleeper", SLEEPER, tmp_path / "sleeper.log", dict(os.environ))
-    unit.start()
-    watcher = supervisor(messages, [])
-    watcher.add(unit)
-    watcher.start()
+    unit, watcher = watched(tmp_path, "sleeper", SLEEPER, messages, [])
     watcher.pause()
     unit.stop()
     watcher.close()
