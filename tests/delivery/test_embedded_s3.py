@@ -20,6 +20,7 @@ from recording_operator.local.publisher import Publisher, make_clip
 from recording_operator.local.stack import EmbeddedStack, StackOptions
 from recording_operator.ports import free_port
 from recording_operator.recorder.infofile import InfoEntry, read
+from tests.e2e.support import recorder_pids
 from tests.waiting import wait_for
 
 from .support import SECRET, Receiver
@@ -151,8 +152,6 @@ def test_sigkill_of_every_component_and_the_store_down_at_the_end_lose_no_file(
     """Delivery, API, operator and the recorder SIGKILLed while files finish and go up; the
     store down when the recording stops: stopRecord still answers at once, and once the store
     is back every finished file is in the bucket under its one key."""
-    from tests.e2e.test_embedded import recorder_pids
-
     stack = stack_s3
     assert stack.s3 is not None and stack.media is not None
     stream = f"kill{secrets.token_hex(3)}"

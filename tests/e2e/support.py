@@ -1,10 +1,12 @@
 """Helpers shared by the end-to-end tests: a finished file plays, the stream's info XML, a task
-stopped and gone."""
+stopped and gone, a task's recorder processes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from recording_operator.local.stack import EmbeddedStack
+from recording_operator.model.naming import recording_name
 from tests.recorder.checks import assert_plays
 from tests.recorder.probe import FileProbe, probe
 from tests.waiting import wait_for
@@ -37,3 +39,18 @@ def stop_and_wait_gone(api: Api, record_id: str) -> dict:  # type: ignore[type-a
     assert answer["state"] == "stopping"
     wait_for(lambda: api.task(record_id) is None, 40, f"{record_id} to leave the list")
     return answer
+
+
+def recorder_pids(stack: EmbeddedStack, record_id: str) -> list[int]:
+    """The recorder processes of a task: the pod runner's processes whose env names it."""
+    assert stack.kubelet is not None
+    marker = f"RECORDING_NAME={recording_name('default', 'app', record_id)}".encode()
+    pids = []
+    for pid in stack.kubelet.pids:
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environ:
+            pids.append(pid)
+    return pids

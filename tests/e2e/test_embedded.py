@@ -16,12 +16,11 @@ import pytest
 
 from recording_operator.local.publisher import Publisher
 from recording_operator.local.stack import EmbeddedStack
-from recording_operator.model.naming import recording_name
 from tests.recorder.checks import assert_plays, read_info
 from tests.waiting import wait_for
 
 from .conftest import Api
-from .support import info_file, plays, stop_and_wait_gone
+from .support import info_file, plays, recorder_pids, stop_and_wait_gone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 STAMP = r"\d{14}"
@@ -40,21 +39,6 @@ def in_state(api: Api, record_id: str, state: str) -> Callable[[], dict | None]:
         task = api.task(record_id)
         return task if task is not None and task["state"] == state else None
     return check
-
-
-def recorder_pids(stack: EmbeddedStack, record_id: str) -> list[int]:
-    """The recorder processes of a task: the pod runner's processes whose env names it."""
-    assert stack.kubelet is not None
-    marker = f"RECORDING_NAME={recording_name('default', 'app', record_id)}".encode()
-    pids = []
-    for pid in stack.kubelet.pids:
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if marker in environ:
-            pids.append(pid)
-    return pids
 
 
 def test_interval_recording_from_start_to_stop(
