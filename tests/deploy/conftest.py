@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -12,23 +11,7 @@ from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.mediaserver import MediaServer
 from recording_operator.local.publisher import Publisher, make_clip
 
-from .kube import delete_namespace, wait_namespace_gone
-
-SERVICE_MONITOR_CRD = {
-    # A stand-in for the Prometheus Operator's CRD (not ours to ship): enough for the API
-    # server to accept the chart's ServiceMonitor.
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
-    "spec": {
-        "group": "monitoring.coreos.com",
-        "scope": "Namespaced",
-        "names": {"kind": "ServiceMonitor", "listKind": "ServiceMonitorList",
-                  "plural": "servicemonitors", "singular": "servicemonitor"},
-        "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
-            "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
-    },
-}
+from .kube import add_prometheus_operator_crd, delete_namespace, wait_namespace_gone
 
 
 @pytest.fixture
@@ -52,17 +35,7 @@ def new_namespace(controlplane: ControlPlane) -> Iterator[Callable[[str], str]]:
 
 @pytest.fixture(scope="session")
 def service_monitor_crd(controlplane: ControlPlane) -> None:
-    controlplane.apply(SERVICE_MONITOR_CRD)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        crd = controlplane.request(
-            "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-            "servicemonitors.monitoring.coreos.com")
-        if any(c["type"] == "Established" and c["status"] == "True"
-               for c in (crd.get("status") or {}).get("conditions") or []):
-            return
-        time.sleep(0.1)
-    raise AssertionError("the ServiceMonitor CRD did not become Established")
+    add_prometheus_operator_crd(controlplane, "ServiceMonitor")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from recording_operator.local.controlplane import AdminError, ControlPlane
+from tests.waiting import wait_for
 
 Obj = dict[str, Any]
 
@@ -67,3 +68,33 @@ def wait_namespace_gone(plane: ControlPlane, name: str, timeout: float = 60.0) -
         if time.monotonic() > deadline:
             raise AssertionError(f"namespace {name} still exists after {timeout}s")
         time.sleep(0.2)
+
+
+def add_prometheus_operator_crd(plane: ControlPlane, kind: str) -> None:
+    """Installs a stand-in for one of the Prometheus Operator's CRDs (not ours to ship), enough
+    for the API server to accept the chart's objects of ``kind`` (ServiceMonitor,
+    PrometheusRule), and waits until it is Established."""
+    plural = f"{kind.lower()}s"
+    name = f"{plural}.monitoring.coreos.com"
+    plane.apply({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": name},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural,
+                      "singular": kind.lower()},
+            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                "openAPIV3Schema": {"type": "object",
+                                    "x-kubernetes-preserve-unknown-fields": True}}}],
+        },
+    })
+
+    def established() -> bool:
+        crd = plane.request(
+            "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        return any(c["type"] == "Established" and c["status"] == "True"
+                   for c in (crd.get("status") or {}).get("conditions") or [])
+
+    wait_for(established, 30, f"the {kind} CRD to be Established")

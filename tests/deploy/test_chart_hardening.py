@@ -27,25 +27,10 @@ from recording_operator.model.resource import API_VERSION, GROUP, PLURAL, VERSIO
 from tests.waiting import wait_for
 
 from .helm import CHART, ROOT, Release, install, uninstall
-from .kube import read_back
+from .kube import add_prometheus_operator_crd, read_back
 
 pytestmark = pytest.mark.controlplane
 Obj = dict[str, Any]
-
-PROMETHEUS_RULE_CRD = {
-    # A stand-in for the Prometheus Operator's CRD (not ours to ship), as for ServiceMonitor.
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "prometheusrules.monitoring.coreos.com"},
-    "spec": {
-        "group": "monitoring.coreos.com",
-        "scope": "Namespaced",
-        "names": {"kind": "PrometheusRule", "listKind": "PrometheusRuleList",
-                  "plural": "prometheusrules", "singular": "prometheusrule"},
-        "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
-            "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
-    },
-}
 
 
 @pytest.fixture(scope="session")
@@ -59,16 +44,7 @@ def promtool() -> Path:
 
 @pytest.fixture(scope="session")
 def prometheus_rule_crd(controlplane: ControlPlane) -> None:
-    controlplane.apply(PROMETHEUS_RULE_CRD)
-
-    def established() -> bool:
-        crd = controlplane.request(
-            "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-            "prometheusrules.monitoring.coreos.com")
-        return any(c["type"] == "Established" and c["status"] == "True"
-                   for c in (crd.get("status") or {}).get("conditions") or [])
-
-    wait_for(established, 30, "the PrometheusRule CRD to be Established")
+    add_prometheus_operator_crd(controlplane, "PrometheusRule")
 
 
 @pytest.fixture
