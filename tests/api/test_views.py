@@ -39,7 +39,7 @@ def test_the_body_is_what_rendering_the_sorted_tasks_gives() -> None:
     body = views.records_body(recordings)
     assert body == fresh(recordings)
     assert [t["id"] for t in json.loads(body)["response"]] == ["a", "a0", "b", "c"]
-    cached = [trimmed(r) for r in recordings]
+    cached: list[dict[str, Any]] = [trimmed(r) for r in recordings]
     assert views.records_body(cached) == body
     assert views.records_body(cached) == body  # from the memo: the same bytes
     assert views.records_body([]) == fresh([]) == b'{"statusCode":200,"message":"OK","response":[]}'

@@ -66,12 +66,12 @@ def test_files_go_up_verified_then_leave_the_volume(s3: S3Server, bucket: str, r
         assert types.index("recording.stopped") > max(
             i for i, t in enumerate(types) if t == "file.finished")
         for event in receiver.of_type("file.uploaded"):
-            data = event.data
-            assert data["url"] == f"s3://{bucket}/live/{data['filePath']}"
-            assert data["checksum"] == "sha256:" + hashlib.sha256(
-                contents[data["filePath"]]).hexdigest()
-            assert data["size"] == len(contents[data["filePath"]])
-            assert data["etag"]
+            uploaded = event.data
+            assert uploaded["url"] == f"s3://{bucket}/live/{uploaded['filePath']}"
+            assert uploaded["checksum"] == "sha256:" + hashlib.sha256(
+                contents[uploaded["filePath"]]).hexdigest()
+            assert uploaded["size"] == len(contents[uploaded["filePath"]])
+            assert uploaded["etag"]
         assert receiver.refused == 0
         assert metrics.UPLOADED_FILES.labels("default/app")._value.get() == before + 3
     finally:
