@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,13 +44,21 @@ def get_pod(plane: ControlPlane, namespace: str, name: str) -> Obj | None:
         raise
 
 
-def wait_phase(plane: ControlPlane, namespace: str, name: str, *phases: str,
-               timeout: float = 15.0) -> Obj:
+def pod_where(plane: ControlPlane, namespace: str, name: str,
+              test: Callable[[Obj], bool]) -> Callable[[], Obj | None]:
+    """A condition for ``wait_for``: the pod, once it exists and ``test`` holds for it."""
     def check() -> Obj | None:
         pod = get_pod(plane, namespace, name)
-        return pod if pod and (pod.get("status") or {}).get("phase") in phases else None
+        return pod if pod and test(pod) else None
 
-    return wait_for(check, timeout, f"pod {name} in phase {'/'.join(phases)}")
+    return check
+
+
+def wait_phase(plane: ControlPlane, namespace: str, name: str, *phases: str,
+               timeout: float = 15.0) -> Obj:
+    return wait_for(
+        pod_where(plane, namespace, name, lambda p: (p.get("status") or {}).get("phase") in phases),
+        timeout, f"pod {name} in phase {'/'.join(phases)}")
 
 
 def wait_gone(plane: ControlPlane, namespace: str, name: str, timeout: float = 15.0) -> None:

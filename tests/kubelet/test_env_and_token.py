@@ -14,7 +14,7 @@ from recording_operator.local.controlplane import ControlPlane
 from recording_operator.local.kubelet import KubeletThread
 from tests.waiting import wait_for
 
-from .support import container, container_status, get_pod, make_pod, wait_phase
+from .support import container, container_status, make_pod, pod_where, wait_phase
 
 pytestmark = pytest.mark.controlplane
 
@@ -140,8 +140,8 @@ def test_a_missing_config_map_keeps_the_container_waiting(
         return bool(statuses) and statuses[0]["state"].get("waiting", {}).get(
             "reason") == "CreateContainerConfigError"
 
-    pod = wait_for(lambda: (p := get_pod(controlplane, namespace, "patient")) and waiting(p)
-                   and p, 10, "CreateContainerConfigError")
+    pod = wait_for(pod_where(controlplane, namespace, "patient", waiting), 10,
+                   "CreateContainerConfigError")
     assert "later" in container_status(pod)["state"]["waiting"]["message"]
     assert pod["status"]["phase"] == "Pending"
     controlplane.apply({"apiVersion": "v1", "kind": "ConfigMap",

@@ -4,6 +4,7 @@ restarts as its restartPolicy says."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .support import (
     gate_env,
     get_pod,
     make_pod,
+    pod_where,
     wait_phase,
 )
 
@@ -39,8 +41,8 @@ def test_a_pod_is_bound_runs_and_succeeds(controlplane: ControlPlane, namespace:
     running = wait_phase(controlplane, namespace, "hello", "Running")
     assert running["spec"]["nodeName"] == node_name
     wait_for(lambda: (tmp_path / "started").exists(), 10, "the process to start")
-    running = wait_for(lambda: (p := get_pod(controlplane, namespace, "hello"))
-                       and condition(p, "Ready") == "True" and p, 10, "Ready")
+    running = wait_for(pod_where(controlplane, namespace, "hello",
+                                 lambda p: condition(p, "Ready") == "True"), 10, "Ready")
     status = running["status"]
     assert status["podIP"] == status["hostIP"] == "127.0.0.1"
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
@@ -170,11 +172,13 @@ def test_the_watch_resumes_without_missing_pods(controlplane: ControlPlane, name
         return sum("pod watch" in r.getMessage() and "from resourceVersion" in r.getMessage()
                    for r in caplog.records)
 
+    def resumed_since(before: int) -> Callable[[], bool]:
+        return lambda: resumptions() > before
+
     with KubeletThread(kubelet_kubeconfig, tmp_path / "data", node_name=f"w-{namespace}",
                        namespaces=[namespace], settings=settings):
         for round_ in range(3):
-            before = resumptions()
-            wait_for(lambda b=before: resumptions() > b, 10, "the watch to resume")
+            wait_for(resumed_since(resumptions()), 10, "the watch to resume")
             make_pod(controlplane, namespace, f"p{round_}", [container("pass")],
                      restartPolicy="Never")
         for round_ in range(3):

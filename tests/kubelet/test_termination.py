@@ -112,7 +112,7 @@ def test_stop_ends_every_process_and_marks_the_node_not_ready(
         pods = [wait_phase(controlplane, namespace, name, "Running")
                 for name in ("polite", "stubborn")]
         for directory in (polite_dir, stubborn_dir):
-            wait_for(lambda d=directory: (d / "started").exists(), 10, "both processes")
+            wait_for((directory / "started").exists, 10, "both processes")
         pids = [pid_of(p) for p in pods] + [int((tmp_path / "child").read_text())]
         assert sorted(runner.pids) == sorted(pids[:2])
     finally:
