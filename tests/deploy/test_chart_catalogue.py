@@ -121,7 +121,9 @@ def test_api_pods_read_the_recordings_claim_as_their_storage_root(
         assert mount["readOnly"] is True
         assert settings.storage_root == Path(mount["mountPath"])
         claim = volumes(release, "api")["recordings"]["persistentVolumeClaim"]
-        assert claim == {"claimName": f"{release.fullname}-recordings", "readOnly": True}
+        # read-only in the container only: a pod-level read-only claim, mounted first, would
+        # keep the kubelet from giving the volume the pods' fsGroup (recorders then cannot write)
+        assert claim == {"claimName": f"{release.fullname}-recordings"}
         # The same root the config's default storage (and the delivery) points into.
         app = settings.config.app("default", "app")
         assert app is not None

@@ -88,7 +88,12 @@ class NodeCluster(Kind):
     def explain(self) -> str:
         text = super().explain()
         done = self.kubectl("get", "pods", "-A", "-o", "wide")
-        return f"{text}\n--- all pods\n{done.stdout}"
+        parts = [f"{text}\n--- all pods\n{done.stdout}"]
+        for pod in self.recorder_pods():  # why a recorder ended (the kubelet keeps its log)
+            name = pod["metadata"]["name"]
+            logs = self.kubectl("logs", "-n", self.namespace, "--tail=20", name)
+            parts.append(f"--- {name}\n{logs.stdout}{logs.stderr}")
+        return "\n".join(parts)
 
 
 @pytest.fixture(scope="session")
