@@ -65,7 +65,8 @@ def installed(controlplane: ControlPlane, new_namespace: Any) -> Iterator[Any]:
 
 
 def _api_container(release: Release) -> Obj:
-    [box] = release.deployment("api")["spec"]["template"]["spec"]["containers"]
+    containers: list[Obj] = release.deployment("api")["spec"]["template"]["spec"]["containers"]
+    [box] = containers
     return box
 
 

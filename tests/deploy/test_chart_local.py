@@ -105,7 +105,7 @@ class Installed:
         return base64.b64decode(data["token"]).decode()
 
     def claim_dir(self) -> Path:
-        claim = self.release.one("PersistentVolumeClaim")["metadata"]["name"]
+        claim: str = self.release.one("PersistentVolumeClaim")["metadata"]["name"]
         return self.kubelet_data / "pvc" / self.namespace / claim
 
 

@@ -43,7 +43,8 @@ def release(controlplane: ControlPlane) -> Iterator[Release]:
 
 
 def container(deployment: Obj) -> Obj:
-    [only] = deployment["spec"]["template"]["spec"]["containers"]
+    containers: list[Obj] = deployment["spec"]["template"]["spec"]["containers"]
+    [only] = containers
     return only
 
 

@@ -110,8 +110,10 @@ class Installed:
     wheels: Path
 
     def command(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(self.venv / "bin" / "recording-operator"), *args],
-                              capture_output=True, text=True, timeout=60, **kwargs)  # type: ignore[call-overload]
+        done: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+            [str(self.venv / "bin" / "recording-operator"), *args],
+            capture_output=True, text=True, timeout=60, **kwargs)
+        return done
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,13 @@ import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from packaging.markers import Marker
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -68,7 +70,7 @@ def test_every_locked_package_carries_hashes() -> None:
 
 def test_floors_stay_past_known_vulnerabilities() -> None:
     """The floors of issue 16: a lower one would let pip install a known-vulnerable version."""
-    floors = {canonicalize_name(r.name): r.specifier for r in (
+    floors: dict[str, SpecifierSet] = {canonicalize_name(r.name): r.specifier for r in (
         Requirement(s) for s in tomllib.loads(
             (ROOT / "pyproject.toml").read_text())["project"]["dependencies"])}
     for name, vulnerable in [("h11", "0.15.0"), ("starlette", "0.49.0"), ("aiohttp", "3.13.2"),
@@ -89,7 +91,8 @@ def test_the_image_installs_the_lock_with_hashes_on_a_pinnable_base() -> None:
     assert "!requirements.lock" in (ROOT / ".dockerignore").read_text().split()
 
 
-def _decide(tmp_path: Path, report: dict[str, object], strict: bool = False) -> tuple[int, str]:
+def _decide(tmp_path: Path, report: Mapping[str, object], strict: bool = False,
+            ) -> tuple[int, str]:
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report))
     env = {"AUDIT_STRICT": "1" if strict else "", "PATH": "/usr/bin:/bin"}
