@@ -63,7 +63,7 @@ def fake_dev(data: Path, mode: str) -> tuple[subprocess.Popen[str], int]:
 
 def test_sigkill_of_dev_leaves_no_marked_process(tmp_path: Path) -> None:
     dev, child = fake_dev(tmp_path, "kill")
-    found = wait_for(lambda: len(marked(tmp_path)) == 2 and marked(tmp_path), 10,
+    found = wait_for(lambda: pids if len(pids := marked(tmp_path)) == 2 else None, 10,
                      "the child and its grandchild, both marked")
     assert child in found
     dev.kill()

@@ -18,7 +18,7 @@ import av.logging
 class TrackProbe:
     kind: str
     codec: str
-    time_base: Fraction
+    time_base: Fraction | None  # the stream's, as PyAV reports it
     packets: int = 0
     keyframes: int = 0
     frames: int = 0
@@ -71,13 +71,13 @@ def probe(path: Path, *, decode: bool = True) -> FileProbe:
             track = by_index.get(packet.stream.index)
             if track is None:
                 continue
-            if packet.dts is None and packet.pts is None:
+            pts = packet.pts if packet.pts is not None else packet.dts
+            dts = packet.dts if packet.dts is not None else pts
+            if pts is None or dts is None:  # neither stamp (the demuxer's last, empty packet)
                 if decode:
                     track.frames += len(packet.decode())  # flush the decoder
                 continue
             tb = packet.time_base
-            pts = packet.pts if packet.pts is not None else packet.dts
-            dts = packet.dts if packet.dts is not None else pts
             track.packets += 1
             if track.first_is_key is None:
                 track.first_is_key = packet.is_keyframe

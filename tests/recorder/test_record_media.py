@@ -26,6 +26,11 @@ pytestmark = pytest.mark.media
 INTERVAL = 2.0
 
 
+def next_file_under_way(recorder: Recorder) -> Callable[[], list[Path]]:
+    """A condition: the recorder finished a file and writes the next one."""
+    return lambda: recorder.temp_files() and recorder.finished_files()
+
+
 @pytest.mark.timeout(90)
 def test_interval_splits_in_both_formats_and_both_timestamp_rules(
     tmp_path: Path, media_server: MediaServer, publish: Callable[..., Publisher],
@@ -169,7 +174,7 @@ def test_sigkill_mid_file_loses_at_most_one_gop_and_the_file_plays(
     # the next sequence instead of overwriting it.
     again = {ext: Recorder(specs[ext], recorders[ext].storage).start() for ext in specs}
     for recorder in again.values():
-        wait_for(lambda r=recorder: r.temp_files() and r.finished_files(), 20, "the next file")
+        wait_for(next_file_under_way(recorder), 20, "the next file")
     for ext, recorder in again.items():
         assert recorder.stop() == 0
         names = [f.name for f in recorder.finished_files()]
