@@ -9,6 +9,7 @@ cleanly."""
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 import signal
@@ -94,6 +95,11 @@ def find(data: Path, matches: Callable[[str], bool]) -> int | None:
     return found[0] if found else None
 
 
+def replaced(data: Path, matches: Callable[[str], bool], pid: int) -> Callable[[], bool]:
+    """A condition: the part that ran as ``pid`` runs again as another process."""
+    return lambda: (find(data, matches) or pid) != pid
+
+
 PARTS: dict[str, Callable[[str], bool]] = {
     "operator": lambda cmd: " run " in f" {cmd} " and "--config=" in cmd,
     "api": lambda cmd: " api " in f" {cmd} " and "--port=" in cmd,
@@ -113,10 +119,9 @@ def test_every_part_comes_back_and_nothing_outlives_dev(dev_dir: Path, tmp_path:
     wait_for(lambda: recorded(dev, "kept") > 0, 60, "the recording to start", dev.output)
 
     for part, matches in PARTS.items():
-        pid = wait_for(lambda matches=matches: find(dev_dir, matches), 30, f"the {part}")
+        pid = wait_for(functools.partial(find, dev_dir, matches), 30, f"the {part}")
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda matches=matches, pid=pid: (find(dev_dir, matches) or pid) != pid, 60,
-                 f"a new {part}", dev.output)
+        wait_for(replaced(dev_dir, matches, pid), 60, f"a new {part}", dev.output)
         wait_for(dev.up, 60, f"the API after the {part} was killed", dev.output)
         grows(dev, "kept", f"the {part} was killed")
         assert f"{part} exited (killed by SIGKILL)" in dev.output()

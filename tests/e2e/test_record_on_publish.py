@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,9 @@ def test_nginx_rtmp_publish_starts_a_rule_task_and_its_end_finishes_it(
     assert client.tasks("app", other) == []
 
 
-DIALECTS = {
+#: Per dialect: the notification path, then the publish and the unpublish body for a stream.
+Body = Callable[[str], bytes]
+DIALECTS: dict[str, tuple[str, Body, Body]] = {
     "ovenmediaengine": ("/notify/ovenmediaengine",
                         lambda s: ome_webhook("opening", "quiet", s),
                         lambda s: ome_webhook("closing", "quiet", s)),
