@@ -41,8 +41,17 @@ def data_dir(tmp_path: Path) -> Path:
 def kubelet(controlplane: ControlPlane, kubelet_kubeconfig: Path, namespace: str,
             node_name: str, data_dir: Path) -> Iterator[KubeletThread]:
     """A runner serving only this test's namespace, on its own node."""
-    runner = KubeletThread(kubelet_kubeconfig, data_dir, node_name=node_name,
-                           namespaces=[namespace], settings=FAST).start()
+    with serving(controlplane, kubelet_kubeconfig, namespace, node_name, data_dir) as runner:
+        yield runner
+
+
+@contextlib.contextmanager
+def serving(controlplane: ControlPlane, kubeconfig: Path, namespace: str, node_name: str,
+            data_dir: Path, settings: KubeletSettings = FAST) -> Iterator[KubeletThread]:
+    """A runner serving only ``namespace``, on its own node; then stopped, and the namespace's
+    pods force-deleted."""
+    runner = KubeletThread(kubeconfig, data_dir, node_name=node_name, namespaces=[namespace],
+                           settings=settings).start()
     try:
         yield runner
     finally:

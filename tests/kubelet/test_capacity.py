@@ -19,7 +19,7 @@ from recording_operator.local.kubelet.capacity import (
     pod_requests,
     quantity,
 )
-from tests.kubelet.conftest import FAST, force_delete_pods
+from tests.kubelet.conftest import FAST, serving
 from tests.kubelet.support import container, get_pod, make_pod, wait_gone, wait_phase
 from tests.waiting import wait_for
 
@@ -67,13 +67,9 @@ def small_node(controlplane: ControlPlane, kubelet_kubeconfig: Path, namespace: 
     """A runner whose node has 1 CPU, 1 GiB and room for 3 pods."""
     settings = KubeletSettings(**{**FAST.__dict__,
                                   "capacity": {"cpu": "1", "memory": "1124Mi", "pods": "3"}})
-    runner = KubeletThread(kubelet_kubeconfig, data_dir, node_name=node_name,
-                           namespaces=[namespace], settings=settings).start()
-    try:
+    with serving(controlplane, kubelet_kubeconfig, namespace, node_name, data_dir,
+                 settings) as runner:
         yield runner
-    finally:
-        runner.stop(timeout=30)
-        force_delete_pods(controlplane, namespace)
 
 
 @pytest.mark.controlplane
