@@ -167,16 +167,22 @@ def test_the_image_has_no_pip_and_pyav_came_as_a_wheel(installed: Installed) -> 
     assert bundled == "True", "PyAV must come from its wheel with FFmpeg's libraries bundled"
 
 
+def _job(server: MediaServer, stream: str, transaction_id: str) -> ResolvedRecording:
+    """A recording of the local nginx-rtmp's stream, split every second, files named by
+    stream and sequence next to the stream's info XML."""
+    return ResolvedRecording(
+        recording=RecordingRef(namespace="none", name="image-test"), id="image-test",
+        vhost="default", app="app", stream=stream, transaction_id=transaction_id,
+        source_url=server.rtmp_url("app", stream), interval_ms=1000,
+        file_path="${Stream}_${Sequence}.ts", info_path="${Stream}.xml")
+
+
 @pytest.mark.media
 def test_the_installed_recorder_records_a_real_stream(
     installed: Installed, media: tuple[MediaServer, str], tmp_path: Path
 ) -> None:
     server, stream = media
-    job = ResolvedRecording(
-        recording=RecordingRef(namespace="none", name="image-test"), id="image-test",
-        vhost="default", app="app", stream=stream, transaction_id="IMAGETEST0000001",
-        source_url=server.rtmp_url("app", stream), interval_ms=1000,
-        file_path="${Stream}_${Sequence}.ts", info_path="${Stream}.xml")
+    job = _job(server, stream, "IMAGETEST0000001")
     spec = tmp_path / "spec.json"
     spec.write_text(job.to_env())
     out = tmp_path / "recordings"
@@ -260,11 +266,7 @@ def test_the_real_image_records_a_real_stream(
     nginx-rtmp: two files and the info XML land in the mounted directory, and SIGTERM (docker
     stop) finishes cleanly."""
     server, stream = media
-    job = ResolvedRecording(
-        recording=RecordingRef(namespace="none", name="image-test"), id="image-test",
-        vhost="default", app="app", stream=stream, transaction_id="IMAGETEST0000002",
-        source_url=server.rtmp_url("app", stream), interval_ms=1000,
-        file_path="${Stream}_${Sequence}.ts", info_path="${Stream}.xml")
+    job = _job(server, stream, "IMAGETEST0000002")
     out = tmp_path / "recordings"
     out.mkdir()
     out.chmod(0o777)  # the image's user writes here
