@@ -26,7 +26,7 @@ from pydantic import (
 
 from .delivery import EventReceiverConfig, RetentionConfig, UploadConfig
 from .resource import LABEL_VALUE
-from .rules import FILE_EXTENSIONS, INFO_EXTENSIONS, path_problem
+from .rules import checked_path
 from .streammap import StreamMapError, StreamMapRule, load_record_map
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -139,11 +139,7 @@ class AppConfig(_Strict):
     @field_validator("file_path", "info_path")
     @classmethod
     def _path(cls, value: str, info: ValidationInfo) -> str:
-        extensions = FILE_EXTENSIONS if info.field_name == "file_path" else INFO_EXTENSIONS
-        problem = path_problem(value, extensions)
-        if problem:
-            raise ValueError(f"{value!r} {problem}")
-        return value
+        return checked_path(value, info.field_name)
 
 
 class VhostConfig(_Strict):

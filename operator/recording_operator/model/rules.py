@@ -80,3 +80,13 @@ def path_problem(template: str, extensions: tuple[str, ...]) -> str | None:
     if not template.lower().endswith(extensions):
         return "must end with " + " or ".join(extensions)
     return None
+
+
+def checked_path(template: str, field_name: str | None) -> str:
+    """A config's ``file_path`` or ``info_path`` template (by ``field_name``), unchanged when
+    :func:`path_problem` finds nothing wrong with it; ValueError saying what is otherwise."""
+    extensions = FILE_EXTENSIONS if field_name == "file_path" else INFO_EXTENSIONS
+    problem = path_problem(template, extensions)
+    if problem:
+        raise ValueError(f"{template!r} {problem}")
+    return template

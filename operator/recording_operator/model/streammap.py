@@ -25,13 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .recording import RecordingSpec, StreamSpec
 from .resource import SegmentationRule
-from .rules import (
-    FILE_EXTENSIONS,
-    INFO_EXTENSIONS,
-    MIN_INTERVAL,
-    is_valid_schedule,
-    path_problem,
-)
+from .rules import MIN_INTERVAL, checked_path, is_valid_schedule
 
 #: OME replaces this in ``StreamName`` by the input stream's name. We record the published
 #: (input) stream itself, so it stands for the name being matched.
@@ -82,13 +76,7 @@ class StreamMapRule(BaseModel):
     @field_validator("file_path", "info_path")
     @classmethod
     def _path(cls, value: str | None, info: Any) -> str | None:
-        if value is None:
-            return None
-        extensions = FILE_EXTENSIONS if info.field_name == "file_path" else INFO_EXTENSIONS
-        problem = path_problem(value, extensions)
-        if problem:
-            raise ValueError(f"{value!r} {problem}")
-        return value
+        return None if value is None else checked_path(value, info.field_name)
 
     @field_validator("schedule")
     @classmethod
