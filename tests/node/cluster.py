@@ -170,17 +170,17 @@ class _Relay:
                             peers[one] = other
                             self.selector.register(one, selectors.EVENT_READ, None)
                     continue
-                other = peers.get(sock)
+                peer = peers.get(sock)
                 try:
                     data = sock.recv(65536)
-                    if data and other is not None:
-                        other.setblocking(True)
-                        other.sendall(data)
-                        other.setblocking(False)
+                    if data and peer is not None:
+                        peer.setblocking(True)
+                        peer.sendall(data)
+                        peer.setblocking(False)
                         continue
                 except OSError:
                     pass
-                for one in [s for s in (sock, other) if s is not None]:
+                for one in [s for s in (sock, peer) if s is not None]:
                     if one in peers:
                         self.selector.unregister(one)
                         peers.pop(one, None)
