@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,11 +102,19 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     reason = unavailable()
     if reason:
         pytest.skip(reason)
+    # SIGTERM (a CI timeout, `kill`) becomes an interrupt, so pytest still runs this teardown
+    # and the node's processes, containers, mounts and bridge do not outlive the run.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     started = Node.start(Path(tmp_path_factory.mktemp("node")))
     try:
         yield started
     finally:
         started.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture(scope="session")
