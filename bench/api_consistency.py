@@ -53,6 +53,7 @@ from bench.common import (
     wait_for,
 )
 from bench.rig import TOKEN, _command, _spawn, http_client, start_records, time_records
+from recording_operator.api.cache import QUIET_SECONDS
 from recording_operator.kube.errors import Unavailable
 from recording_operator.kube.rest import KubeRest, patch_status
 from recording_operator.kube.target import KubeTarget
@@ -254,7 +255,9 @@ def measure(levels: list[int], samples: int, reporters: int, report_seconds: flo
                 write_statuses(pool, _names(filled, level), 1)
                 filled = level
                 names = _names(0, level)
-                time.sleep(1.0)  # both watches have the writes
+                # both watches have drained the fill's writes and see a quiet namespace (a
+                # backlog of them would be timed as "no other writes")
+                time.sleep(QUIET_SECONDS + 2.0)
                 idle = alternate(consistent, replica, samples, level)
                 with Writer(pool, names, write_rate) as writer:
                     busy = alternate(consistent, replica, samples, level)
