@@ -70,7 +70,9 @@ def test_sigkill_of_dev_leaves_no_marked_process(tmp_path: Path) -> None:
     dev.wait()
     wait_for(lambda: not marked(tmp_path), 10, "every marked process gone",
              lambda: "\n".join(command_line(p) for p in marked(tmp_path)))
-    assert "needed SIGKILL" in (tmp_path / "reaper.log").read_text()
+    log = tmp_path / "reaper.log"
+    wait_for(lambda: log.exists() and "needed SIGKILL" in log.read_text(), 10,
+             "the reaper to log that the stubborn child needed SIGKILL")
 
 
 def test_an_orderly_stop_dismisses_the_reaper(tmp_path: Path) -> None:

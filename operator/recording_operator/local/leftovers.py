@@ -69,6 +69,10 @@ def _zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
+#: How long :func:`end` waits for SIGKILLed processes to be gone before it returns.
+KILL_WAIT_SECONDS = 2.0
+
+
 def end(pids: Iterable[int], grace: float) -> list[int]:
     """SIGTERM, up to ``grace`` seconds, then SIGKILL; the pids that had to be killed."""
     alive = set(pids)
@@ -83,6 +87,13 @@ def end(pids: Iterable[int], grace: float) -> list[int]:
     for pid in killed:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    # SIGKILL is delivered, not done: a busy machine takes a moment to tear a process down,
+    # and a caller that looks again (or binds its port) right after must not still find it.
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    left = set(killed)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.02)
+        left = {pid for pid in left if _running(pid)}
     return killed
 
 
