@@ -16,7 +16,8 @@ def _port(text: str) -> int | None:
     return value or None
 
 
-def _seconds(text: str) -> float:
+def _non_negative(text: str) -> float:
+    """A flag's number of seconds (or of writes per second): 0 or more."""
     value = float(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
@@ -57,36 +58,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="port of GET /metrics (default %(default)s; 0: off)")
     timing = parser.add_argument_group("timing")
     timing.add_argument(
-        "--stop-timeout", type=_seconds, default=None, metavar="SECONDS",
+        "--stop-timeout", type=_non_negative, default=None, metavar="SECONDS",
         help="force-delete a recorder pod that has not stopped after this long "
         "(default: its termination grace period + 30 s)",
     )
-    timing.add_argument("--stop-poll", type=_seconds, default=Defaults.stop_poll,
+    timing.add_argument("--stop-poll", type=_non_negative, default=Defaults.stop_poll,
                         metavar="SECONDS",
                         help="longest interval between checks of a stopping Recording; they start "
                         "at 0.25 s and double up to this (default %(default)s)")
-    timing.add_argument("--restart-backoff", type=_seconds, default=Backoff.initial,
+    timing.add_argument("--restart-backoff", type=_non_negative, default=Backoff.initial,
                         metavar="SECONDS",
                         help="first delay before replacing a failed pod; doubles "
                         "(default %(default)s)")
-    timing.add_argument("--restart-backoff-max", type=_seconds, default=Backoff.maximum,
+    timing.add_argument("--restart-backoff-max", type=_non_negative, default=Backoff.maximum,
                         metavar="SECONDS",
                         help="longest delay before replacing a failed pod (default %(default)s)")
     timing.add_argument("--failure-limit", type=int, default=Backoff.limit, metavar="N",
                         help="this many pod failures within the window: state error "
                         "(default %(default)s)")
-    timing.add_argument("--failure-window", type=_seconds, default=Backoff.window,
+    timing.add_argument("--failure-window", type=_non_negative, default=Backoff.window,
                         metavar="SECONDS",
                         help="the window for --failure-limit (default %(default)s)")
-    timing.add_argument("--retry-delay", type=_seconds, default=Defaults.retry_delay,
+    timing.add_argument("--retry-delay", type=_non_negative, default=Defaults.retry_delay,
                         metavar="SECONDS",
                         help="retry delay after a transient API error (default %(default)s)")
-    timing.add_argument("--pod-start-timeout", type=_seconds, default=Defaults.pod_start_timeout,
+    timing.add_argument("--pod-start-timeout", type=_non_negative,
+                        default=Defaults.pod_start_timeout,
                         metavar="SECONDS",
                         help="a recorder pod not running this long after its creation (stuck "
                         "Pending, ImagePullBackOff, CreateContainerConfigError...) ends its "
                         "Recording in state error (default %(default)s; 0: wait forever)")
-    timing.add_argument("--status-writes-per-second", type=float,
+    timing.add_argument("--status-writes-per-second", type=_non_negative,
                         default=Defaults.status_writes_per_second, metavar="N",
                         help="progress-only status writes per second shared out among the "
                         "recorders: each new recorder pod reports every (Recordings / N) s, "
@@ -109,10 +111,6 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config) if args.config else default_config()
     except ConfigError as exc:
         print(f"recording-operator run: {exc}", file=sys.stderr)
-        return 2
-    if args.status_writes_per_second < 0:
-        print("recording-operator run: --status-writes-per-second must not be negative",
-              file=sys.stderr)
         return 2
     if args.failure_limit < 1:
         print("recording-operator run: --failure-limit must be at least 1", file=sys.stderr)
