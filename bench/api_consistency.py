@@ -6,9 +6,11 @@ the call: a version check against the API server, then the watch cache), one wit
 ``--no-consistent-reads`` (the replica's cache as it is: today's figure). The app is filled
 through startRecord to 1,000 and then 5,000 tasks, every task given a status as a recording
 recorder writes it (counters, the recorder block, the last files). records is timed on both,
-in alternating blocks, first with nothing else writing (the version check then falls back to a
-direct LIST, as the watch cannot pass the API server's version without a Recording event), then
-while status writes flow (the watch passes it within milliseconds).
+in alternating blocks, first with nothing else writing but the control plane's own Lease
+renewals (the watch cannot pass their versions: the cache verifies itself with a Table LIST of
+the Recordings' versions, once per renewal), then while status writes flow (the watch passes
+the version within milliseconds). Each phase says how the consistent API answered (its
+``recording_operator_api_record_reads`` metric).
 
 Then the load figures: the API's memory at 5,000 tasks after the writes (peak and now), and the
 status write rate recorders cause, measured with real ``StatusReporter``s (the recorder's own
@@ -23,6 +25,7 @@ recorder pod at 5,000 Recordings (``model.reporting``).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import subprocess
 import sys
 import tempfile
@@ -59,7 +62,7 @@ from recording_operator.kube.rest import KubeRest, patch_status
 from recording_operator.kube.target import KubeTarget
 from recording_operator.local.controlplane import AdminError, ControlPlane
 from recording_operator.model.naming import recording_name
-from recording_operator.model.reporting import FLOOR, progress_interval
+from recording_operator.model.reporting import DEFAULT_BUDGET, FLOOR, progress_interval
 from recording_operator.model.resource import GROUP, PLURAL, VERSION
 from recording_operator.ports import free_port
 from recording_operator.recorder.reporter import StatusReporter
@@ -155,61 +158,106 @@ def write_statuses(rest_pool: list[KubeRest], names: list[str], tick: int) -> No
 
 
 class Writer:
-    """Status writes at ``rate`` per second (as far as the machine keeps up) until stopped."""
+    """Status writes at ``rate`` per second (as far as the machine keeps up) until stopped,
+    from a child process: the timed records calls must not wait for this one's GIL."""
 
-    def __init__(self, rest_pool: list[KubeRest], names: list[str], rate: float) -> None:
-        self.rest_pool, self.names, self.rate = rest_pool, names, rate
-        self.done = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                         for i in range(len(rest_pool))]
-        self.started = time.monotonic()
-        self.elapsed = 0.0
+    def __init__(self, admin: Path, names: list[str], rate: float, threads: int = 8) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._ready = context.Event()
+        self._done = context.Value("l", 0)
+        self._process = context.Process(
+            target=_write,
+            args=(str(admin), names, rate, threads, self._ready, self._stop, self._done),
+            daemon=True)
+        self.started = self.elapsed = 0.0
 
     def __enter__(self) -> Writer:
+        self._process.start()
+        if not self._ready.wait(60):
+            raise RuntimeError("the status writer did not start")
         self.started = time.monotonic()
-        for thread in self._threads:
-            thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
+        self._process.join(60)
         self.elapsed = time.monotonic() - self.started
-
-    def _run(self, worker: int) -> None:
-        share = self.rate / len(self._threads)
-        n, tick = worker, 100
-        begun = time.monotonic()
-        sent = 0
-        while not self._stop.is_set():
-            due = begun + sent / share
-            if due > time.monotonic():
-                self._stop.wait(due - time.monotonic())
-                continue
-            name = self.names[n % len(self.names)]
-            _patch(self.rest_pool[worker], name, _status(n, tick + n // len(self.names)))
-            n += len(self._threads)
-            sent += 1
-            self.done += 1
+        if self._process.exitcode != 0:
+            raise RuntimeError(f"the status writer exited with {self._process.exitcode}")
 
     @property
     def achieved(self) -> float:
-        return self.done / max(self.elapsed or (time.monotonic() - self.started), 1e-9)
+        return float(self._done.value) / max(self.elapsed, 1e-9)
 
 
-def alternate(a: Api, b: Api, samples: int, expected: int) -> tuple[list[float], list[float]]:
-    """records latencies (ms) on both APIs, in alternating blocks of the same length."""
+def _write(admin: str, names: list[str], rate: float, threads: int, ready: Any, stop: Any,
+           done: Any) -> None:
+    """The writer process: ``threads`` connections sharing ``rate``."""
+    def run(worker: int) -> None:
+        rest = KubeRest(KubeTarget(kubeconfig=admin), timeout=60)
+        share = rate / threads
+        n, tick, sent = worker, 100, 0
+        begun = time.monotonic()
+        while not stop.is_set():
+            due = begun + sent / share
+            if due > time.monotonic():
+                stop.wait(due - time.monotonic())
+                continue
+            _patch(rest, names[n % len(names)], _status(n, tick + n // len(names)))
+            n += threads
+            sent += 1
+            with done.get_lock():
+                done.value += 1
+        rest.close()
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    ready.set()
+    for worker in workers:
+        worker.join()
+
+
+def answers(api: Api) -> dict[str, int]:
+    """How the API has answered records so far (its ``record_reads`` metric), by answer."""
+    with http_client(api.url) as client:
+        text = client.get("/v1/notify/metrics").text
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("recording_operator_api_record_reads_total{"):
+            label, value = line.split("} ")
+            found[label.split('"')[1]] = int(float(value))
+    return found
+
+
+def answered(before: dict[str, int], after: dict[str, int]) -> str:
+    """The reads between two :func:`answers`, as "current 150, verified 2, ..."."""
+    counts = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) or "none"
+
+
+def alternate(a: Api, b: Api, plane: ControlPlane, samples: int, expected: int
+              ) -> tuple[list[float], list[float], list[float]]:
+    """records latencies (ms) on both APIs, and of the API server's own consistent read (a
+    LIST of one Recording: the least a consistent records must wait for), in alternating
+    blocks of the same length."""
     blocks = 4
     per = max(1, samples // blocks)
     first: list[float] = []
     second: list[float] = []
-    with http_client(a.url) as ca, http_client(b.url) as cb:
+    server: list[float] = []
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}?limit=1"
+    with http_client(a.url) as ca, http_client(b.url) as cb, httpx.Client(
+            base_url=plane.url, verify=plane.admin_ssl_context(), timeout=60) as kube:
         for _ in range(blocks):
             first += time_records(ca, per, expected)
             second += time_records(cb, per, expected)
-    return first, second
+            for _ in range(per):
+                began = time.perf_counter()
+                kube.get(path).raise_for_status()
+                server.append((time.perf_counter() - began) * 1000)
+    return first, second, server
 
 
 def reporter_rate(admin: Path, names: list[str], seconds: float, interval: float) -> float:
@@ -236,11 +284,12 @@ def reporter_rate(admin: Path, names: list[str], seconds: float, interval: float
 
 
 def measure(levels: list[int], samples: int, reporters: int, report_seconds: float,
-            shared_seconds: float, write_rate: float,
+            shared_seconds: float, write_rates: list[float],
             workdir: Path) -> tuple[list[Figure], str]:
     figures: list[Figure] = []
     lines = [f"{'tasks':>6}  {'writes':>9}  {'consistent p50':>14}  {'p99':>6}  "
-             f"{'replica cache p50':>17}  {'p99':>6}   (records, ms)"]
+             f"{'replica cache p50':>17}  {'p99':>6}  {'server p50':>10}  {'p99':>6}   "
+             "(records; the API server's LIST limit=1; ms)"]
     plane = ControlPlane.start(workdir / "controlplane")
     try:
         plane.apply_crds()
@@ -258,28 +307,43 @@ def measure(levels: list[int], samples: int, reporters: int, report_seconds: flo
                 # both watches have drained the fill's writes and see a quiet namespace (a
                 # backlog of them would be timed as "no other writes")
                 time.sleep(QUIET_SECONDS + 2.0)
-                idle = alternate(consistent, replica, samples, level)
-                with Writer(pool, names, write_rate) as writer:
-                    busy = alternate(consistent, replica, samples, level)
-                for label, (mine, today) in (("no other writes", idle),
-                                             (f"{writer.achieved:.0f} status writes/s", busy)):
+                counts = [answers(consistent)]
+                timed = [alternate(consistent, replica, plane, samples, level)]
+                labels = ["no other writes"]
+                counts.append(answers(consistent))
+                for rate in write_rates:
+                    with Writer(admin, names, rate) as writer:
+                        timed.append(alternate(consistent, replica, plane, samples, level))
+                    counts.append(answers(consistent))
+                    labels.append(f"{writer.achieved:.0f} status writes/s")
+                for phase, (label, (mine, today, server)) in enumerate(
+                        zip(labels, timed, strict=True)):
+                    how = answered(counts[phase], counts[phase + 1])
                     p99, today99 = percentile(mine, 0.99), percentile(today, 0.99)
+                    server99 = percentile(server, 0.99)
                     lines.append(f"{level:>6}  {label[:9]:>9}  {percentile(mine, 0.5):>14.1f}  "
                                  f"{p99:>6.1f}  {percentile(today, 0.5):>17.1f}  "
-                                 f"{today99:>6.1f}")
-                    print(f"  {label}: {lines[-1]}", flush=True)
+                                 f"{today99:>6.1f}  {percentile(server, 0.5):>10.1f}  "
+                                 f"{server99:>6.1f}")
+                    lines.append(f"{'':>6}  {'':>9}  answered: {how}")
+                    print(f"  {label}: {lines[-2]}\n  {lines[-1]}", flush=True)
                     goal = level == min(levels)
                     figures.append(Figure(
                         f"records p99 at {level:,} tasks, consistent, {label}", p99, "ms",
                         f"< {GOAL_RECORDS_MS:.0f} ms" if goal else "",
                         p99 < GOAL_RECORDS_MS if goal else None,
-                        f"p50 {percentile(mine, 0.5):.1f} ms; {len(mine)} calls; "
+                        f"p50 {percentile(mine, 0.5):.1f} ms; {len(mine)} calls ({how}); "
                         f"{load_average()}", [p99]))
                     figures.append(Figure(
                         f"records p99 at {level:,} tasks, replica cache only (before), {label}",
                         today99, "ms", "", None,
                         f"p50 {percentile(today, 0.5):.1f} ms; --no-consistent-reads",
                         [today99]))
+                    figures.append(Figure(
+                        f"the API server's consistent LIST of one Recording, p99, {level:,} "
+                        f"tasks, {label}", server99, "ms", "", None,
+                        f"p50 {percentile(server, 0.5):.1f} ms; what a consistent records "
+                        "waits for at least", [server99]))
                 print(f"  {level} tasks done; {load_average()}", flush=True)
             top = max(levels)
             api_peak = peak_rss_mb(consistent.process.pid)
@@ -304,7 +368,8 @@ def measure(levels: list[int], samples: int, reporters: int, report_seconds: flo
                 f"the operator's interval at {FULL_TASKS:,} Recordings, {interval:g} s "
                 f"(model.reporting, default budget); {per_task:.4f} writes/s per task, "
                 f"measured with {len(sample)} StatusReporters over {shared_seconds:.0f} s, "
-                f"progress changing continuously; {projected / before:.2f}x the floor's",
+                f"progress changing continuously; "
+                f"{projected / before if before else float('nan'):.2f}x the floor's",
                 [projected]))
         for rest in pool:
             rest.close()
@@ -328,15 +393,18 @@ def main(argv: list[str] | None = None) -> int:
     add_common_arguments(parser)
     parser.add_argument("--samples", type=int, default=None, help="timed records calls")
     args = parser.parse_args(argv)
+    # status writes while records is timed: what recorders cause under the operator's default
+    # budget (model.reporting), and what 1,000 recorders caused at the 5 s floor before it
+    rates = [float(DEFAULT_BUDGET), 1000 / FLOOR]
     if args.tiny:
-        levels, samples, reporters, seconds, shared, rate = [20], 8, 3, 6.0, 6.0, 20.0
+        levels, samples, reporters, seconds, shared = [20], 8, 3, 6.0, 6.0
+        rates = [20.0]
     else:
         # the shared interval is 60 s: 150 s sees each reporter's first report and two more
-        levels, samples, reporters, seconds, shared, rate = (
-            [1000, FULL_TASKS], 200, 100, 30.0, 150.0, 200.0)
+        levels, samples, reporters, seconds, shared = [1000, FULL_TASKS], 200, 100, 30.0, 150.0
     samples = args.samples or samples
     with tempfile.TemporaryDirectory(prefix="bench-consistency-") as tmp:
-        figures, text = measure(levels, samples, reporters, seconds, shared, rate, Path(tmp))
+        figures, text = measure(levels, samples, reporters, seconds, shared, rates, Path(tmp))
     title = ("records with consistent reads beside the replica cache alone, and the API under "
              "load (one run)")
     print(f"\n{text}")

@@ -221,3 +221,93 @@ async def test_records_answers_503_while_the_cache_resyncs() -> None:
         assert "resyncing" in str(exc)
     else:
         raise AssertionError("a cache that is not synced answered")
+
+
+class VersionStore:
+    """The API server's side of a consistent read: the collection's version (``limit=1``) and
+    the Table of every Recording's version; ``lists`` counts direct LISTs."""
+
+    def __init__(self, at: int, versions: dict[str, int] | None) -> None:
+        self.at, self.versions = at, versions
+        self.lists = 0
+
+    async def collection_version(self, namespace: str) -> str:
+        return str(self.at)
+
+    async def collection_versions(self, namespace: str) -> tuple[str, dict[str, str]] | None:
+        if self.versions is None:
+            return None  # a CRD without the column
+        return str(self.at), {name: str(rv) for name, rv in self.versions.items()}
+
+    async def list(self, namespace: str, vhost: str, app: str) -> list[dict[str, Any]]:
+        self.lists += 1
+        return [rec(name, rv) for name, rv in (self.versions or {}).items()]
+
+
+def watched(store: VersionStore, *objects: dict[str, Any], at: int) -> NamespaceCache:
+    """A synced cache whose watch has got to ``at`` with ``objects``."""
+    c = NamespaceCache(store=store, namespace="ns")  # type: ignore[arg-type]
+    c._replace(list(objects), str(at))
+    c.synced = True
+    return c
+
+
+async def test_a_verification_carries_the_cache_past_other_resources_writes() -> None:
+    # a Lease renewal moved the collection's version to 20; no Recording changed since 10
+    store = VersionStore(20, {"a": 5, "b": 10})
+    c = watched(store, rec("a", 5), rec("b", 10), at=10)
+    assert await c.verify()
+    assert c.version == 20, "later reads with nothing newer answer at once"
+    c.upsert(rec("c", 15))  # made and deleted before 20: the server's state has no c
+    assert ids(c) == ["a", "b"]
+
+
+async def test_a_verification_waits_for_the_versions_the_watch_is_bringing() -> None:
+    store = VersionStore(20, {"a": 12, "b": 10})
+    c = watched(store, rec("a", 5, state="ready"), rec("b", 10), at=10)
+    verifying = asyncio.create_task(c.verify())
+    await asyncio.sleep(0.02)
+    assert not verifying.done(), "a's version 12 is not in the cache yet"
+    c.upsert(rec("a", 12, state="recording"))
+    c._advance("12")
+    assert await asyncio.wait_for(verifying, 1)
+    assert [r["status"]["state"] for r in c.recordings("default", "app")
+            if r["metadata"]["name"] == "a"] == ["recording"]
+
+
+async def test_recordings_the_server_no_longer_has_are_dropped_for_good() -> None:
+    store = VersionStore(20, {"b": 10})
+    c = watched(store, rec("a", 5), rec("b", 10), at=10)
+    assert await c.verify()
+    assert ids(c) == ["b"], "a was deleted by 20"
+    c.upsert(rec("a", 7))  # a late event of before the deletion
+    assert ids(c) == ["b"]
+
+
+async def test_a_newer_copy_than_the_servers_list_is_kept() -> None:
+    store = VersionStore(20, {"a": 5})
+    c = watched(store, rec("a", 5), at=10)
+    c.upsert(rec("b", 25))  # created through this replica after the Table was read
+    assert await c.verify()
+    assert ids(c) == ["a", "b"]
+
+
+async def test_a_stalled_watch_fails_the_verification(monkeypatch: Any) -> None:
+    monkeypatch.setattr("recording_operator.api.cache.VERIFY_WAIT_SECONDS", 0.05)
+    store = VersionStore(20, {"a": 12})
+    c = watched(store, rec("a", 5), at=10)
+    assert not await c.verify()
+    assert c.version == 10, "nothing is claimed"
+
+
+async def test_records_verifies_instead_of_listing_and_lists_without_the_column() -> None:
+    store = VersionStore(20, {"a": 5})
+    cached = CachedStore(store, ["ns"])  # type: ignore[arg-type]
+    cache = cached.caches["ns"] = watched(store, rec("a", 5), at=10)
+    assert [r["spec"]["id"] for r in await cached.list("ns", "default", "app")] == ["a"]
+    assert store.lists == 0 and cache.version == 20
+    old = VersionStore(30, None)
+    cached = CachedStore(old, ["ns"])  # type: ignore[arg-type]
+    cached.caches["ns"] = watched(old, rec("a", 5), at=10)
+    await cached.list("ns", "default", "app")
+    assert old.lists == 1, "without the column, a direct LIST"

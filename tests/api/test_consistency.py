@@ -124,3 +124,28 @@ def test_forty_pairs(replicas: tuple[Replica, Replica]) -> None:
 @pytest.mark.timeout(1800)
 def test_a_thousand_pairs(replicas: tuple[Replica, Replica]) -> None:
     pairs(*replicas, PAIRS)
+
+
+def record_reads(replica: Replica) -> dict[str, int]:
+    """The replica's ``recording_operator_api_record_reads`` by answer."""
+    assert replica.client is not None
+    scrape = replica.client.get("/v1/notify/metrics").text
+    return {line.split('"')[1]: int(float(line.split()[-1])) for line in scrape.splitlines()
+            if line.startswith("recording_operator_api_record_reads_total{")}
+
+
+def test_writes_of_other_resources_are_verified_past_without_a_list(
+        replicas: tuple[Replica, Replica], controlplane: ControlPlane, namespace: str) -> None:
+    """Any write (a Lease, an Event, here a ConfigMap) moves the version records must reach
+    past every Recording event; the replica proves its cache current with the versions Table
+    instead of listing the app's Recordings."""
+    a, b = replicas
+    assert a.call("startRecord", {"id": "t1", "stream": {"name": "s1"}}).status_code == 200
+    before = record_reads(b)
+    for n in range(5):
+        controlplane.request("POST", f"/api/v1/namespaces/{namespace}/configmaps",
+                             {"metadata": {"name": f"elsewhere-{n}"}, "data": {"n": str(n)}})
+        assert [t["id"] for t in listed(b, {})] == ["t1"]
+    after = record_reads(b)
+    assert after.get("verified", 0) - before.get("verified", 0) >= 5, (before, after)
+    assert after.get("list", 0) == before.get("list", 0), "no read fell back to a LIST"

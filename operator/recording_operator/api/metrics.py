@@ -2,7 +2,9 @@
 
 A registry of its own, so that nothing imported by accident shows up on the scrape. Only what
 cannot be seen elsewhere is counted: the media servers' notifications and what became of them
-(a Recording's life is the operator's ``recording_operator_recordings``).
+(a Recording's life is the operator's ``recording_operator_recordings``), and how each
+``records`` read was made consistent (``api.cache``: a replica that keeps falling back to a
+LIST costs the API server, and shows it here).
 """
 
 from __future__ import annotations
@@ -21,8 +23,23 @@ NOTIFICATIONS = Counter(
 )
 
 
+RECORD_READS = Counter(
+    "recording_operator_api_record_reads",
+    "records reads of the watch cache by how they were answered: current (the watch had "
+    "passed the API server's version), caught_up (after waiting for it), verified (after a "
+    "Table LIST of the Recordings' versions), list (a direct LIST of the app's Recordings), "
+    "unchecked (--no-consistent-reads).",
+    ["answer"],
+    registry=REGISTRY,
+)
+
+
 def count(outcome: str) -> None:
     NOTIFICATIONS.labels(outcome).inc()
+
+
+def record_read(answer: str) -> None:
+    RECORD_READS.labels(answer).inc()
 
 
 def render() -> tuple[bytes, str]:

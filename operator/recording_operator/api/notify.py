@@ -41,7 +41,8 @@ PATHS = {
     "ovenmediaengine": f"{NOTIFY}/ovenmediaengine",
     "srs": f"{NOTIFY}/srs",
 }
-#: Prometheus counts of the notifications and their outcomes (api/metrics.py).
+#: The API's Prometheus counts (api/metrics.py): notifications and their outcomes, and how
+#: records reads were made consistent.
 METRICS = f"{NOTIFY}/metrics"
 #: Notifications are small; nginx-rtmp's form with a publisher's arguments is the largest.
 MAX_NOTIFY_BYTES = 16 * 1024

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 from ..kube.connection import connect
 from ..kube.errors import Conflict, Expired, Forbidden, Invalid, KubeError, TimedOut
-from ..kube.recordings import Recordings
+from ..kube.recordings import NoVersionColumn, Recordings
 from ..kube.target import KubeTarget
 
 Recording = dict[str, Any]
@@ -190,6 +190,17 @@ class KubernetesStore:
             "reading the Recordings' version", self._recordings.list(namespace, limit=1)
         )
         return str((answer.get("metadata") or {}).get("resourceVersion") or "")
+
+    async def collection_versions(self, namespace: str) -> tuple[str, dict[str, str]] | None:
+        """The namespace's Recordings as the API server has them now: the list's
+        resourceVersion and each Recording's, by name (a consistent LIST of one printer
+        column). None when the installed CRD predates that column."""
+        try:
+            return await self._answer(
+                "listing the Recordings' versions", self._recordings.versions(namespace)
+            )
+        except NoVersionColumn:
+            return None
 
     async def list_namespace(self, namespace: str) -> Recording:
         """Every Recording of a namespace: the list object, with its resourceVersion."""

@@ -320,6 +320,10 @@ class ControlPlane:
             self._ssl = context
         return self._ssl
 
+    def admin_ssl_context(self) -> ssl.SSLContext:
+        """TLS for an admin client of one's own (the CA and the admin's certificate)."""
+        return self._context()
+
     def request(
         self,
         method: str,

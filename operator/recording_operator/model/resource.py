@@ -16,6 +16,10 @@ KIND = "Recording"
 PLURAL = "recordings"
 SINGULAR = "recording"
 SHORT_NAME = "rec"
+#: The CRD's printer column of ``metadata.resourceVersion`` (priority 1: ``kubectl get -o
+#: wide``): a Table LIST of it tells an API replica, in a few bytes per Recording, which version
+#: of each Recording the API server has (see ``api.cache``).
+VERSION_COLUMN = "ResourceVersion"
 
 #: Labels the API (and the operator, for kubectl-made Recordings) sets so that kubectl users can
 #: select a vhost/app's Recordings (the API itself finds them by field selectors on the spec).
