@@ -264,9 +264,17 @@ def reporter_rate(admin: Path, names: list[str], seconds: float, interval: float
     """Status writes per second per recording task, with the recorder's own reporter at
     ``interval`` and a progress that changes continuously (as while recording)."""
     started = time.monotonic()
+    ended = threading.Event()
+    last: dict[int, dict[str, Any]] = {}
 
     def snapshot(n: int) -> Callable[[], dict[str, Any]]:
-        return lambda: _status(n, 1 + int((time.monotonic() - started) / 10))
+        def take() -> dict[str, Any]:
+            # once ended, the last status is final (as a stopped recorder's): close() sends
+            # it and returns, instead of chasing a status that changes on every read
+            if not (ended.is_set() and n in last):
+                last[n] = _status(n, 1 + int((time.monotonic() - started) / 10))
+            return last[n]
+        return take
 
     reporters = []
     for n, name in enumerate(names):
@@ -278,6 +286,7 @@ def reporter_rate(admin: Path, names: list[str], seconds: float, interval: float
     time.sleep(seconds)
     patches = sum(r.patches for r in reporters)
     elapsed = time.monotonic() - started
+    ended.set()
     with ThreadPoolExecutor(16) as pool:  # each sends its final report
         list(pool.map(lambda r: r.close(timeout=10), reporters))
     return patches / elapsed / len(names)
