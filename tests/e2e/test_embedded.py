@@ -121,7 +121,16 @@ def test_a_killed_recorder_is_replaced_and_continues_the_sequence(
     publish(stream)
     rid = f"killed-{stream}"
     api.start(id=rid, stream={"name": stream}, interval=2000)
-    wait_for(lambda: len(finished_files(stack.recordings_dir, stream)) >= 1, 30, "a finished file")
+
+    def listed() -> int:
+        # renamed *and* listed in the info XML: a kill between the two is another case (the
+        # file would be missing from the info XML and the totals; see the session-4 note)
+        try:
+            return len(read_info(info_file(stack.recordings_dir, stream)))
+        except ValueError:  # no info file yet
+            return 0
+
+    wait_for(lambda: listed() >= 1, 30, "a finished file in the info XML")
     [victim] = wait_for(lambda: recorder_pids(stack, rid), 10, "the recorder process")
     before = api.task(rid)
     assert before is not None
@@ -132,7 +141,7 @@ def test_a_killed_recorder_is_replaced_and_continues_the_sequence(
     after = wait_for(lambda: (t := in_state(api, rid, "recording")()) and
                      t.get("sequence", 0) > before.get("sequence", 0) and t, 30,
                      "recording to continue with a later sequence")
-    assert after["totalRecordBytes"] >= before["totalRecordBytes"]
+    assert after["totalRecordBytes"] >= before.get("totalRecordBytes", 0)
     stop_and_wait_gone(api, rid)
     files = finished_files(stack.recordings_dir, stream)
     sequences = [int(e["sequence"]) for e in read_info(info_file(stack.recordings_dir, stream))]
