@@ -207,7 +207,8 @@ async def test_any_failure_restarts_the_watch_from_a_fresh_list() -> None:
         async def relisted() -> None:
             while store.lists < 2 or not c.synced:
                 await asyncio.sleep(0.01)
-        await asyncio.wait_for(relisted(), 5)
+        async with asyncio.timeout(5):
+            await relisted()
         assert ids(c) == ["a"], "the fresh list replaced what the broken watch had added"
     finally:
         task.cancel()
@@ -270,7 +271,8 @@ async def test_a_verification_waits_for_the_versions_the_watch_is_bringing() -> 
     assert not verifying.done(), "a's version 12 is not in the cache yet"
     c.upsert(rec("a", 12, state="recording"))
     c._advance("12")
-    assert await asyncio.wait_for(verifying, 1)
+    async with asyncio.timeout(1):
+        assert await verifying
     assert [r["status"]["state"] for r in c.recordings("default", "app")
             if r["metadata"]["name"] == "a"] == ["recording"]
 

@@ -55,6 +55,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 from ..model.resource import ANNOTATION_CREATED_TIME, VERSION_COLUMN
+from ..timeouts import wait_event
 from . import metrics
 from .store import KubernetesStore, Recording, StoreUnavailable
 
@@ -273,8 +274,7 @@ class NamespaceCache:
             left = deadline - loop.time()
             if left <= 0 or not self.synced:
                 return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._moved.wait(), left)
+            await wait_event(self._moved, left)
         return True
 
     def _wake(self) -> None:

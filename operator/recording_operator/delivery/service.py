@@ -27,6 +27,7 @@ from ..model.timefmt import parse_time
 from ..recorder.errors import StorageError
 from ..recorder.infofile import InfoEntry
 from ..recorder.paths import StorageRoot
+from ..timeouts import wait_event
 from . import events as ev
 from . import metrics
 from .backoff import delay
@@ -317,8 +318,7 @@ class DeliveryService:
             if wait is None:
                 continue
             wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), wait)
+            await wait_event(wake, wait)
 
     async def upload_once(self, target: AppTarget) -> float | None:
         """Uploads the app's oldest pending file; returns how long to wait before the next
@@ -423,8 +423,7 @@ class DeliveryService:
             wait = self.settings.poll_interval if next_at is None else max(
                 0.0, next_at - time.time())
             self._wake_events.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_events.wait(), wait)
+            await wait_event(self._wake_events, wait)
 
     def _event_result(self, row: OutboxRow, ok: bool, error: str | None) -> None:
         if ok:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...timeouts import wait_event
 from . import volumes as vol
 from .api import MERGE_PATCH, Api, RunnerApiError, pod_path
 from .env import (
@@ -361,9 +362,7 @@ class PodWorker:
 
     async def _sleep(self, seconds: float) -> bool:
         """Waits, or less if the pod must stop; True when it must."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), seconds)
-        return self.stopping.is_set()
+        return await wait_event(self.stopping, seconds)
 
     # -- API ------------------------------------------------------------------------------
 

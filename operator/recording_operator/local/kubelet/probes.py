@@ -40,8 +40,8 @@ async def _http(handler: Obj, container: Obj, limit: float) -> bool:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # as the kubelet: probes do not verify
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(HOST, port, ssl=context), limit)
+    async with asyncio.timeout(limit):
+        reader, writer = await asyncio.open_connection(HOST, port, ssl=context)
     try:
         headers = {"Host": f"{HOST}:{port}", "User-Agent": "local-kubelet-probe",
                    "Accept": "*/*", "Connection": "close"}
@@ -51,7 +51,8 @@ async def _http(handler: Obj, container: Obj, limit: float) -> bool:
             f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         writer.write(request.encode())
         await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), limit)
+        async with asyncio.timeout(limit):
+            line = await reader.readline()
         parts = line.split()
         return len(parts) >= 2 and 200 <= int(parts[1]) < 400
     finally:
@@ -61,8 +62,8 @@ async def _http(handler: Obj, container: Obj, limit: float) -> bool:
 
 
 async def _tcp(handler: Obj, container: Obj, limit: float) -> bool:
-    _, writer = await asyncio.wait_for(
-        asyncio.open_connection(HOST, _port(handler.get("port"), container)), limit)
+    async with asyncio.timeout(limit):
+        _, writer = await asyncio.open_connection(HOST, _port(handler.get("port"), container))
     writer.close()
     return True
 
@@ -77,7 +78,8 @@ async def _exec(handler: Obj, env: Mapping[str, str], paths: PathMap, cwd: Path,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         start_new_session=True)
     try:
-        return await asyncio.wait_for(proc.wait(), limit) == 0
+        async with asyncio.timeout(limit):
+            return await proc.wait() == 0
     except TimeoutError:
         proc.kill()
         await proc.wait()

@@ -67,7 +67,8 @@ class Process:
         if self._proc.returncode is None:
             self.signal_group(signal.SIGTERM)
             try:
-                await asyncio.wait_for(asyncio.shield(self._proc.wait()), max(grace, 0.0))
+                async with asyncio.timeout(max(grace, 0.0)):
+                    await asyncio.shield(self._proc.wait())
             except TimeoutError:
                 self.signal_group(signal.SIGKILL)
         return await self.wait()

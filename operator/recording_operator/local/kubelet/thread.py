@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import sys
 import threading
+import traceback
 from types import TracebackType
 from typing import Any
 
@@ -39,8 +42,27 @@ class KubeletThread:
             self._loop.call_soon_threadsafe(self._halt.set)
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise TimeoutError("the local kubelet did not stop in time")
+            raise TimeoutError("the local kubelet did not stop in time; where it is:\n"
+                               + self._where())
         self._thread = None
+
+    def _where(self) -> str:
+        """The runner thread's stack and its loop's tasks: what a stop that hangs waits on."""
+        out = io.StringIO()
+        frame = sys._current_frames().get(self._thread.ident or -1) if self._thread else None
+        if frame is not None:
+            out.write("thread:\n" + "".join(traceback.format_stack(frame)))
+        if self._loop is not None:
+            for _ in range(3):  # the set may change under us: it is the other thread's
+                try:
+                    tasks = list(asyncio.all_tasks(self._loop))
+                    break
+                except RuntimeError:
+                    tasks = []
+            for task in tasks:
+                out.write(f"{task!r}\n")
+                task.print_stack(limit=8, file=out)
+        return out.getvalue()
 
     @property
     def pids(self) -> list[int]:

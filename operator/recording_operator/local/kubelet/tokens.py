@@ -11,7 +11,6 @@ project's loader (kube/connection.py) prefers ``$KUBECONFIG``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ...timeouts import wait_event
 from .api import Api, RunnerApiError
 from .status import parse_time
 
@@ -155,8 +155,7 @@ class PodTokens:
             delay = (due - datetime.now(UTC)).total_seconds()
             if delay > 0:
                 self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), delay)
+                await wait_event(self._changed, delay)
                 continue
             for key, old in list(self._tokens.items()):
                 if self._refresh_at(old) > datetime.now(UTC):
