@@ -43,6 +43,7 @@ if __package__ in (None, ""):
 
 import httpx
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import (
     Figure,
@@ -223,12 +224,10 @@ def answers(api: Api) -> dict[str, int]:
     """How the API has answered records so far (its ``record_reads`` metric), by answer."""
     with http_client(api.url) as client:
         text = client.get("/v1/notify/metrics").text
-    found: dict[str, int] = {}
-    for line in text.splitlines():
-        if line.startswith("recording_operator_api_record_reads_total{"):
-            label, value = line.split("} ")
-            found[label.split('"')[1]] = int(float(value))
-    return found
+    return {sample.labels["answer"]: int(sample.value)
+            for family in text_string_to_metric_families(text)
+            if family.name == "recording_operator_api_record_reads"
+            for sample in family.samples if sample.name.endswith("_total")}
 
 
 def answered(before: dict[str, int], after: dict[str, int]) -> str:

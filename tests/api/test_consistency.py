@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from recording_operator.local.controlplane import ControlPlane
 from recording_operator.ports import free_port
@@ -130,8 +131,10 @@ def record_reads(replica: Replica) -> dict[str, int]:
     """The replica's ``recording_operator_api_record_reads`` by answer."""
     assert replica.client is not None
     scrape = replica.client.get("/v1/notify/metrics").text
-    return {line.split('"')[1]: int(float(line.split()[-1])) for line in scrape.splitlines()
-            if line.startswith("recording_operator_api_record_reads_total{")}
+    return {sample.labels["answer"]: int(sample.value)
+            for family in text_string_to_metric_families(scrape)
+            if family.name == "recording_operator_api_record_reads"
+            for sample in family.samples if sample.name.endswith("_total")}
 
 
 def test_writes_of_other_resources_are_verified_past_without_a_list(

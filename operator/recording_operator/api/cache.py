@@ -234,7 +234,9 @@ class NamespaceCache:
     async def verify(self) -> bool:
         """Brings the cache to the API server's state now (R'), or newer, without the objects:
         True when it holds it, and then :attr:`version` >= R'. False when it cannot tell (the
-        CRD has no version column) or the watch did not bring what is missing in time."""
+        CRD has no version column) or the watch did not bring what is missing in time. The
+        store's failure propagates (a 503 for the read): an API server that cannot answer this
+        small LIST cannot answer the full one a fallback would make either."""
         found = await self.store.collection_versions(self.namespace)
         if found is None:
             if not self._no_column_logged:
@@ -257,7 +259,9 @@ class NamespaceCache:
                 behind = max(behind, rv)
         for name in [n for n in self._by_name if n not in wanted]:
             held = _rv(self._by_name[name])
-            if held is None or held <= at:  # gone by R' (a newer one was made after it)
+            # Absent at R' and held at a version no newer than R': deleted by then. One held
+            # at a newer version was made after the LIST (the name reused): it stays.
+            if held is None or held <= at:
                 self._drop(name)
                 self._tombstones[name] = at
         if behind and not await self.reached(behind, VERIFY_WAIT_SECONDS):

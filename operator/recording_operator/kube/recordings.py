@@ -84,13 +84,7 @@ class Recordings:
             ),
             self._budget,
         )
-        try:
-            raw = await response.read()
-        finally:
-            response.release()
-        if response.status != 200:
-            raise from_status(response.status, raw.decode(errors="replace"), doing=doing)
-        table: Obj = json.loads(raw)
+        table: Obj = json.loads(await _read_ok(response, doing))
         names = [column.get("name") for column in table.get("columnDefinitions") or []]
         if "Name" not in names or VERSION_COLUMN not in names:
             raise NoVersionColumn(f"the Recording CRD has no {VERSION_COLUMN} column")
@@ -162,8 +156,9 @@ class Recordings:
         """Opens a watch of a namespace's Recordings after ``resource_version``; its events
         until the server ends it. :class:`~.errors.Expired` when the version is too old (list
         afresh), :class:`~.errors.Unavailable` when it cannot open or breaks."""
+        doing = "watching Recordings"
         response = await call(
-            "watching Recordings",
+            doing,
             lambda: self._objects.list_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL,
                 watch=True,
@@ -176,10 +171,24 @@ class Recordings:
             self._budget,
         )
         if response.status != 200:
-            body = await response.text()
-            response.release()
-            raise from_status(response.status, body, doing="watching Recordings")
+            await _read_ok(response, doing)  # raises the refusal as our error
         return _events(response)
+
+
+async def _read_ok(response: Any, doing: str) -> bytes:
+    """The whole body of a raw (``_preload_content=False``) answer, which it releases. Raises
+    what ``call`` would have: the refusal for a status other than 200, :class:`Unavailable`
+    when the body breaks off."""
+    try:
+        raw: bytes = await response.read()
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise Unavailable(f"{doing}: the answer broke off: {reason}", detail=reason) from None
+    finally:
+        response.release()
+    if response.status != 200:
+        raise from_status(response.status, raw.decode(errors="replace"), doing=doing)
+    return raw
 
 
 async def _events(response: Any) -> AsyncIterator[Obj]:
