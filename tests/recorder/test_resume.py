@@ -69,3 +69,16 @@ def test_the_info_files_sums_are_the_totals() -> None:
                                 recordTime=5, totalRecordBytes=7, totalRecordTime=7),
                          "TX", [info(0), info(1, tx="OTHER")])
     assert (resume.total_bytes, resume.total_time_ms) == (1, 1)
+
+
+def test_the_sequences_in_the_totals_are_known() -> None:
+    """A file whose publication a kill cut short after its listing is reported again only if
+    the totals do not hold it: the info file's sequences, or else the status's files."""
+    heard = status(recorder={"state": "stopped"}, sequence=1, totalRecordBytes=2,
+                   files=[{"sequence": 1, "filePath": "1.ts", "recordBytes": 2,
+                           "recordTime": 2, "startTime": "2026-01-01T00:00:00.000+00:00",
+                           "finishTime": "2026-01-01T00:00:02.000+00:00",
+                           "lastSequence": False}])
+    assert plan_resume(heard, "TX", []).counted == {1}
+    assert plan_resume(heard, "TX", [info(0), info(1), info(5, tx="OTHER")]).counted == {0, 1}
+    assert plan_resume(None, "TX", []).counted == frozenset()

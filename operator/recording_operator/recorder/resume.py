@@ -40,6 +40,9 @@ class Resume:
     total_time_ms: int = 0
     files: tuple[FileRecord, ...] = ()
     orphan: Orphan | None = None
+    #: The sequences whose figures the totals already hold (a file whose publication a kill
+    #: interrupted after its listing is reported only if it is not among them).
+    counted: frozenset[int] = frozenset()
 
 
 def _int(status: Mapping[str, Any], key: str) -> int | None:
@@ -86,12 +89,14 @@ def plan_resume(
             if output and start:
                 orphan = Orphan(relative_path=output, sequence=sequence, start=parse_time(start))
     mine = [e for e in info if e.transaction_id == transaction_id]
+    counted = frozenset(f.sequence for f in files)
     if mine:
         next_sequence = max(next_sequence, max(e.sequence for e in mine) + 1)
         # The info file lists every finished file, even one whose status patch never got
         # through: its sums are the totals (a recovered orphan adds its own figures later).
         total_bytes = sum(e.record_bytes for e in mine)
         total_time = sum(e.record_time for e in mine)
+        counted = frozenset(e.sequence for e in mine)
     if orphan is not None and orphan.sequence < next_sequence - 1:
         # The info file already lists files after it: it was finished after all.
         orphan = None
@@ -101,4 +106,5 @@ def plan_resume(
         total_time_ms=total_time,
         files=files,
         orphan=orphan,
+        counted=counted,
     )

@@ -32,7 +32,7 @@ from ..model.recorder_status import FileRecord
 from ..model.resolved import ResolvedRecording
 from ..model.resource import SegmentationRule, State
 from ..model.timefmt import now
-from . import ending, infofile, wakeup
+from . import ending, finishing, infofile, wakeup
 from .bitstream import AdtsToAsc, needs_adts_to_asc
 from .errors import NoTracks, SourceRefused, SourceUnavailable, StorageError, StorageFull
 from .interleave import Interleaver, Sample
@@ -367,33 +367,104 @@ class Recorder:
     def _publish(
         self, values: MacroValues, temp: Path, size: int, time_ms: int, *, last: bool
     ) -> None:
-        """Renames a finished file to its final name and records it (info XML, status)."""
+        """Renames a finished file to its final name and records it (info XML, status).
+
+        A note announcing the publication is made durable before the rename and removed after
+        the listing (see finishing.py): a kill anywhere in between leaves what the next run
+        needs to complete it, so a renamed file is never left unlisted for good.
+        """
         assert values.end is not None
         paths = TaskPaths.of(self.root, self.job.file_path, self.job.info_path, values)
-        final_rel = paths.relative(paths.finish(temp))
+        pending = finishing.Pending(
+            sequence=values.sequence, start=values.start, end=values.end, size=size,
+            time_ms=time_ms, last=last, inode=finishing.inode_of(temp),
+        )
+        note = self.space.retry(lambda: finishing.write(self.root, temp, pending),
+                                self._waiting_state())
+        final = paths.finish(temp)
+        # The rename is on disk before the entry that lists it (which is synced itself).
+        finishing.sync_directory(final.parent)
+        self._list(paths, values, paths.relative(final), pending)
+        finishing.remove(note)
+
+    def _describe(
+        self, values: MacroValues, final_rel: str, pending: finishing.Pending
+    ) -> tuple[FileRecord, infofile.InfoEntry]:
+        """The finished file's status record and info entry."""
         record = FileRecord(
             sequence=values.sequence,
             file_path=final_rel,
-            record_bytes=size,
-            record_time=time_ms,
-            start_time=self.progress.time(values.start),
-            finish_time=self.progress.time(values.end),
-            last_sequence=last,
+            record_bytes=pending.size,
+            record_time=pending.time_ms,
+            start_time=self.progress.time(pending.start),
+            finish_time=self.progress.time(pending.end),
+            last_sequence=pending.last,
         )
-        info_rel = paths.relative(paths.info)
         job = self.job
         entry = infofile.InfoEntry(
                 transaction_id=job.transaction_id, id=job.id, metadata=job.metadata or "",
                 vhost=job.vhost, app=job.app, stream=job.stream, file_path=final_rel,
-                record_bytes=size, record_time=time_ms, sequence=values.sequence,
-                last_sequence=last,
+                record_bytes=pending.size, record_time=pending.time_ms,
+                sequence=values.sequence, last_sequence=pending.last,
                 created_time=job.created_time or record.start_time,
                 start_time=record.start_time, finish_time=record.finish_time,
         )
+        return record, entry
+
+    def _list(
+        self, paths: TaskPaths, values: MacroValues, final_rel: str, pending: finishing.Pending
+    ) -> None:
+        """Adds the renamed file to the info XML and reports it finished."""
+        record, entry = self._describe(values, final_rel, pending)
         self.space.retry(lambda: infofile.append(paths.info, entry), self._waiting_state())
-        log.info("file %d finished: %s (%d bytes, %d ms%s)", values.sequence, final_rel, size,
-                 time_ms, ", last" if last else "")
-        self.progress.file_finished(record, info_rel, values.end)
+        log.info("file %d finished: %s (%d bytes, %d ms%s)", values.sequence, final_rel,
+                 pending.size, pending.time_ms, ", last" if pending.last else "")
+        self.progress.file_finished(record, paths.relative(paths.info), pending.end)
+
+    def _complete(self, note: Path) -> bool:
+        """Completes the publication a killed recorder announced in ``note``; False when the
+        note is incomplete (killed while writing it, so before the rename: the temporary file
+        is then recovered like any other).
+
+        Whatever the kill interrupted is done, and nothing twice: the rename if the temporary
+        file is still there; else the listing if the info XML lacks the file; else only the
+        report, if the totals this run started from do not hold the file.
+        """
+        temp_name = finishing.temp_of(note.name)
+        pending = finishing.read(note)
+        if temp_name is None or pending is None:
+            finishing.remove(note)
+            return False
+        temp = note.with_name(temp_name)
+        self.recorded_any = True
+        self.next_sequence = max(self.next_sequence, pending.sequence + 1)
+        values = self._values(pending.sequence, pending.start).finished(pending.end)
+        left = left_file(temp)
+        if left is not None and left.st_ino == pending.inode:
+            log.info("completing file %d, which a previous run was finishing: %s",
+                     pending.sequence, self.root.relative(temp))
+            self._publish(values, temp, pending.size, pending.time_ms, last=pending.last)
+            return True
+        paths = TaskPaths.of(self.root, self.job.file_path, self.job.info_path, values)
+        with infofile.locked(paths.info):
+            listed = [e for e in infofile.read(paths.info)
+                      if e.transaction_id == self.job.transaction_id
+                      and e.sequence == pending.sequence]
+        if listed:
+            if pending.sequence not in self.resume.counted:
+                record, _ = self._describe(values, listed[0].file_path, pending)
+                self.progress.file_finished(record, paths.relative(paths.info), pending.end)
+        else:
+            final = finishing.find_renamed(paths.file, pending)
+            if final is None:
+                log.warning("file %d, which a previous run was finishing, is gone: %s",
+                            pending.sequence, self.root.relative(temp))
+            else:
+                log.info("listing file %d, which a previous run renamed but did not list",
+                         pending.sequence)
+                self._list(paths, values, paths.relative(final), pending)
+        finishing.remove(note)
+        return True
 
     def _wait_for_space(self, exc: StorageFull) -> bool:
         """The storage is full: keep the partial file, wait until space returns, then finish it
@@ -420,7 +491,8 @@ class Recorder:
 
     def _recover_unlisted(self) -> None:
         """Finishes temporary files of this task that no status mentions (a recorder killed
-        while running without reporting), so a new file never reuses their name."""
+        while running without reporting), so a new file never reuses their name, and completes
+        the publications a killed recorder announced (finishing.py)."""
         provisional = expand(self.job.file_path, self._values(self.next_sequence, self.clock()))
         directory = posixpath.dirname(provisional)
         try:
@@ -429,11 +501,22 @@ class Recorder:
         except (StorageError, OSError):
             return
         prefix = temp_name(self.job.transaction_id, 0, "").rsplit("_", 1)[0] + "_"
-        for name in names:
+
+        def mine(name: str) -> str | None:
+            """The sequence in a temporary name of this task, or None."""
             if not name.startswith(prefix) or ".recording." not in name:
-                continue
+                return None
             number = name[len(prefix):].split(".", 1)[0]
-            if not number.isdigit():
+            return number if number.isdigit() else None
+
+        # Interrupted publications first: their notes hold the real figures of their files.
+        for name in names:
+            temp = finishing.temp_of(name)
+            if temp is not None and mine(temp) is not None:
+                self._complete(self.root.resolve(posixpath.join(directory, name)))
+        for name in names:
+            number = mine(name)
+            if number is None:
                 continue
             relative = posixpath.join(directory, name)
             path = self.root.resolve(relative)
@@ -453,6 +536,9 @@ class Recorder:
         try:
             temp = self.root.resolve(orphan.relative_path)
         except StorageError:
+            return
+        note = temp.with_name(finishing.note_name(temp.name))
+        if os.path.lexists(note) and self._complete(note):
             return
         stat = left_file(temp)
         if stat is None:
