@@ -125,7 +125,9 @@ class Recorder:
         )
 
     def temp_files(self) -> list[Path]:
-        return sorted(p for p in self.storage.rglob("*.recording.*") if p.is_file())
+        # Not the hidden notes of publications under way (``.<temp>.finishing``).
+        return sorted(p for p in self.storage.rglob("*.recording.*")
+                      if p.is_file() and not p.name.startswith("."))
 
     def info_files(self) -> list[Path]:
         return sorted(self.storage.rglob("*.xml"))
