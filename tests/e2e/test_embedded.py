@@ -121,16 +121,10 @@ def test_a_killed_recorder_is_replaced_and_continues_the_sequence(
     publish(stream)
     rid = f"killed-{stream}"
     api.start(id=rid, stream={"name": stream}, interval=2000)
-
-    def listed() -> int:
-        # renamed *and* listed in the info XML: a kill between the two is another case (the
-        # file would be missing from the info XML and the totals; see the session-4 note)
-        try:
-            return len(read_info(info_file(stack.recordings_dir, stream)))
-        except ValueError:  # no info file yet
-            return 0
-
-    wait_for(lambda: listed() >= 1, 30, "a finished file in the info XML")
+    # A file renamed to its final name, listed in the info XML or not yet: a kill between the
+    # two must lose nothing either (the next recorder lists it).
+    wait_for(lambda: len(finished_files(stack.recordings_dir, stream)) >= 1, 30,
+             "a finished file")
     [victim] = wait_for(lambda: recorder_pids(stack, rid), 10, "the recorder process")
     before = api.task(rid)
     assert before is not None
@@ -144,8 +138,11 @@ def test_a_killed_recorder_is_replaced_and_continues_the_sequence(
     assert after["totalRecordBytes"] >= before.get("totalRecordBytes", 0)
     stop_and_wait_gone(api, rid)
     files = finished_files(stack.recordings_dir, stream)
-    sequences = [int(e["sequence"]) for e in read_info(info_file(stack.recordings_dir, stream))]
+    entries = read_info(info_file(stack.recordings_dir, stream))
+    sequences = [int(e["sequence"]) for e in entries]
     assert sequences == sorted(set(sequences)), "sequences never repeat"
+    assert sorted(Path(e["filePath"]).name for e in entries) == sorted(f.name for f in files), \
+        "every finished file is listed in the info XML, once"
     assert not list(stack.recordings_dir.glob(f"*{stream}*.recording.ts")), "an orphan was left"
     for path in files:
         plays(path)
