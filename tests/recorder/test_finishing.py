@@ -108,15 +108,23 @@ def listed(spec: dict[str, Any], storage: Path, final: Path) -> list[dict[str, A
     return entries
 
 
-@pytest.mark.timeout(90)
-def test_a_file_renamed_but_not_listed_when_killed_is_listed_by_the_next_run(
-    tmp_path: Path, media_server: MediaServer, publish: Callable[..., Publisher],
-    stream_name: str,
-) -> None:
+@pytest.fixture
+def interrupted(tmp_path: Path, media_server: MediaServer,
+                publish: Callable[..., Publisher],
+                stream_name: str) -> tuple[dict[str, Any], Path, Path]:
+    """A live stream's recorder killed between its first file's rename and its listing: the
+    task's spec, its storage, and that file."""
     publish(stream_name)
     spec = job(stream_name, media_server.rtmp_url("app", stream_name), intervalMs=2000)
     storage = tmp_path / "rec"
-    final = kill_between_rename_and_listing(spec, storage)
+    return spec, storage, kill_between_rename_and_listing(spec, storage)
+
+
+@pytest.mark.timeout(90)
+def test_a_file_renamed_but_not_listed_when_killed_is_listed_by_the_next_run(
+    interrupted: tuple[dict[str, Any], Path, Path],
+) -> None:
+    spec, storage, final = interrupted
 
     with Recorder(spec, storage) as again:
         wait_for(lambda: len(again.finished_files()) >= 2, 30, "the next run's first file",
@@ -133,13 +141,9 @@ def test_a_file_renamed_but_not_listed_when_killed_is_listed_by_the_next_run(
 
 @pytest.mark.timeout(90)
 def test_every_kill_point_of_a_publication_ends_with_the_file_listed_once_and_counted(
-    tmp_path: Path, media_server: MediaServer, publish: Callable[..., Publisher],
-    stream_name: str,
+    interrupted: tuple[dict[str, Any], Path, Path],
 ) -> None:
-    publish(stream_name)
-    spec = job(stream_name, media_server.rtmp_url("app", stream_name), intervalMs=2000)
-    storage = tmp_path / "rec"
-    final = kill_between_rename_and_listing(spec, storage)
+    spec, storage, final = interrupted
     (note,) = notes(storage)
     written = note.read_bytes()
     size = final.stat().st_size
