@@ -20,6 +20,7 @@ from recording_operator.recorder.paths import (
     StorageRoot,
     TaskPaths,
     expand,
+    is_unique_name,
     move_noreplace,
     safe_value,
     temp_name,
@@ -170,3 +171,18 @@ def test_a_planted_symlink_never_redirects_a_write(tmp_path: Path) -> None:
 
 def test_temporary_names_keep_the_extension() -> None:
     assert temp_name("TX", 4, ".mp4") == "TX_4.recording.mp4"
+
+
+def test_the_names_a_finished_file_may_take_are_recognised_and_no_others(tmp_path: Path) -> None:
+    """A restarted recorder finds a file it renamed among these names (finishing.py)."""
+    final = tmp_path / "tx_s.ts"
+    taken = []
+    for _ in range(3):  # the first three files of that name, as move_noreplace names them
+        temp = tmp_path / "t.recording.ts"
+        temp.write_bytes(b"x")
+        taken.append(move_noreplace(temp, final).name)
+    assert taken == ["tx_s.ts", "tx_s_1.ts", "tx_s_2.ts"]
+    assert all(is_unique_name(final, name) for name in taken)
+    for other in ["tx_s_01.ts", "tx_s_.ts", "tx_s_1.mp4", "xtx_s_1.ts", ".tx_s.ts.finishing",
+                  "tx_s_1_2.ts"]:
+        assert not is_unique_name(final, other), other

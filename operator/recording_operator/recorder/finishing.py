@@ -21,13 +21,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .paths import StorageRoot, storage_error
+from .paths import StorageRoot, is_unique_name, storage_error
 
 SUFFIX = ".finishing"
 #: A note is a few hundred bytes; anything larger is not one of ours.
@@ -177,8 +176,6 @@ def find_renamed(file: Path, pending: Pending) -> Path | None:
     variants (see :func:`paths.unique_names`), the regular file with the note's inode (the
     size is not compared: the inode alone is the file, and an unlisted file is never removed
     by delivery or retention, so its inode cannot have been reused)."""
-    stem, suffix = file.stem, file.suffix
-    variant = re.compile(re.escape(stem) + r"_[0-9]+" + re.escape(suffix))
     try:
         names = os.listdir(file.parent)
     except OSError as exc:
@@ -186,7 +183,7 @@ def find_renamed(file: Path, pending: Pending) -> Path | None:
             return None
         raise storage_error(exc, file.parent) from exc
     for name in sorted(names):
-        if name != file.name and not variant.fullmatch(name):
+        if not is_unique_name(file, name):
             continue
         try:
             found = os.lstat(file.parent / name)

@@ -272,6 +272,17 @@ def unique_names(path: Path) -> Iterator[Path]:
         n += 1
 
 
+def is_unique_name(path: Path, name: str) -> bool:
+    """Whether ``name`` is one of the names :func:`unique_names` gives ``path``."""
+    if name == path.name:
+        return True
+    prefix, suffix = f"{path.stem}_", path.suffix
+    if not (name.startswith(prefix) and name.endswith(suffix)):
+        return False
+    n = name[len(prefix):len(name) - len(suffix)]
+    return n.isascii() and n.isdigit() and not n.startswith("0")
+
+
 def move_noreplace(src: Path, dst: Path) -> Path:
     """Moves ``src`` to ``dst`` or the first free name of :func:`unique_names`; returns it.
 
